@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hotline-desk/hotline/ticketing"
+)
+
+func (s *Store) CustomerCreate(ctx context.Context, c *ticketing.Customer) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var org pgtype.Int8
+		if c.Organization != "" {
+			if err := tx.QueryRow(ctx, `INSERT INTO organizations (name) VALUES ($1)
+				ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`, c.Organization).Scan(&org); err != nil {
+				return fmt.Errorf("insert organization: %w", err)
+			}
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO customers (name, organization_id, created_at) VALUES ($1, $2, $3) RETURNING id`,
+			c.Name, org, c.CreatedAt).Scan(&c.ID); err != nil {
+			return fmt.Errorf("insert customer: %w", err)
+		}
+		b := &pgx.Batch{}
+		for _, p := range c.Phones {
+			b.Queue(`INSERT INTO customer_phones (customer_id, phone) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.ID, p)
+		}
+		for _, e := range c.Emails {
+			b.Queue(`INSERT INTO customer_emails (customer_id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.ID, e)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("insert customer contacts: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) CustomerGet(ctx context.Context, id int64) (*ticketing.Customer, error) {
+	cs, err := s.customersByID(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, ticketing.ErrNotFound
+	}
+	return cs[0], nil
+}
+
+func (s *Store) CustomerFind(ctx context.Context, p ticketing.CustomerFindParams) ([]*ticketing.Customer, error) {
+	if len(p.Phones)+len(p.Emails) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT customer_id FROM customer_phones WHERE phone = ANY($1)
+		UNION SELECT customer_id FROM customer_emails WHERE email = ANY($2) ORDER BY 1`, nonNil(p.Phones), nonNil(p.Emails))
+	if err != nil {
+		return nil, fmt.Errorf("find customer: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find customer: %w", err)
+	}
+	return s.customersByID(ctx, ids)
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func (s *Store) customersByID(ctx context.Context, ids []int64) ([]*ticketing.Customer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT c.id, c.name, coalesce(o.name, ''), c.created_at FROM customers c
+		LEFT JOIN organizations o ON o.id = c.organization_id WHERE c.id = ANY($1) ORDER BY c.id`, ids)
+	b.Queue(`SELECT customer_id, phone FROM customer_phones WHERE customer_id = ANY($1) ORDER BY id`, ids)
+	b.Queue(`SELECT customer_id, email FROM customer_emails WHERE customer_id = ANY($1) ORDER BY id`, ids)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("load customers: %w", err)
+	}
+	var out []*ticketing.Customer
+	byID := map[int64]*ticketing.Customer{}
+	for rows.Next() {
+		c := &ticketing.Customer{Phones: []string{}, Emails: []string{}}
+		if err := rows.Scan(&c.ID, &c.Name, &c.Organization, &c.CreatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load customers: %w", err)
+		}
+		c.CreatedAt = c.CreatedAt.UTC()
+		out = append(out, c)
+		byID[c.ID] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load customers: %w", err)
+	}
+	for _, add := range []func(c *ticketing.Customer, v string){
+		func(c *ticketing.Customer, v string) { c.Phones = append(c.Phones, v) },
+		func(c *ticketing.Customer, v string) { c.Emails = append(c.Emails, v) },
+	} {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("load customers: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var v string
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("load customers: %w", err)
+			}
+			if c := byID[id]; c != nil {
+				add(c, v)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("load customers: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) TokenAdd(ctx context.Context, name, hash string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (hash, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, hash, name)
+	if err != nil {
+		return fmt.Errorf("add token: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) TokenFind(ctx context.Context, hash string) (string, error) {
+	var name string
+	err := s.pool.QueryRow(ctx, `SELECT name FROM api_tokens WHERE hash = $1`, hash).Scan(&name)
+	return name, notFound(err)
+}
