@@ -1,0 +1,126 @@
+// Package config is the gateway's configuration: the YAML file of SPEC §3,
+// its defaults, and the HOTLINE_* environment that overrides it.
+package config
+
+// Config is the whole YAML file. Every key has a default; an empty file is
+// valid. Unknown keys are an error that names the key.
+type Config struct {
+	Desk       Desk                `yaml:"desk"`
+	Store      Store               `yaml:"store"`
+	HTTP       HTTP                `yaml:"http"`
+	SMTP       SMTP                `yaml:"smtp"`
+	Mail       Mail                `yaml:"mail"`
+	SIP        SIP                 `yaml:"sip"`
+	ARI        ARI                 `yaml:"ari"`
+	Fax        Fax                 `yaml:"fax"`
+	Agents     []Agent             `yaml:"agents"`
+	Escalation []string            `yaml:"escalation"`
+	Calendars  map[string]Calendar `yaml:"calendars"`
+	SLA        map[string]SLA      `yaml:"sla"`
+	Notify     Notify              `yaml:"notify"`
+	Shifts     []Shift             `yaml:"shifts"`
+}
+
+type Desk struct {
+	Name         string   `yaml:"name"`
+	Hotline      string   `yaml:"hotline"`
+	Addresses    []string `yaml:"addresses"`
+	TicketPrefix string   `yaml:"ticket_prefix"`
+	Timezone     string   `yaml:"timezone"`
+	ConsoleURL   string   `yaml:"console_url"`
+	// ReopenWindow is how long a closed ticket may be reopened.
+	ReopenWindow Duration `yaml:"reopen_window"`
+}
+
+type Store struct {
+	URL string `yaml:"url"`
+}
+
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+type SMTP struct {
+	Listen          string `yaml:"listen"`
+	Hostname        string `yaml:"hostname"`
+	MaxMessageBytes int64  `yaml:"max_message_bytes"`
+	MaxRecipients   int    `yaml:"max_recipients"`
+}
+
+type Mail struct {
+	Relay       string `yaml:"relay"`
+	From        string `yaml:"from"`
+	Acknowledge bool   `yaml:"acknowledge"`
+}
+
+type SIP struct {
+	Listen            string  `yaml:"listen"`
+	RingSeconds       int     `yaml:"ring_seconds"`
+	MobileRingSeconds int     `yaml:"mobile_ring_seconds"`
+	Strategy          string  `yaml:"strategy"` // ring_all | hunt
+	Trunks            []Trunk `yaml:"trunks"`
+}
+
+type Trunk struct {
+	Name    string   `yaml:"name"`
+	Address string   `yaml:"address"`
+	Allow   []string `yaml:"allow"`
+}
+
+type ARI struct {
+	URL            string            `yaml:"url"`
+	User           string            `yaml:"user"`
+	PasswordEnv    string            `yaml:"password_env"`
+	App            string            `yaml:"app"`
+	AgentEndpoint  string            `yaml:"agent_endpoint"`
+	MobileEndpoint string            `yaml:"mobile_endpoint"`
+	Menu           map[string]string `yaml:"menu"`
+}
+
+type Fax struct {
+	Inbox   string   `yaml:"inbox"`
+	Senders []string `yaml:"senders"`
+}
+
+type Agent struct {
+	ID             string `yaml:"id"`
+	Name           string `yaml:"name"`
+	SIPUser        string `yaml:"sip_user"`
+	SIPPassword    string `yaml:"sip_password"`
+	SIPPasswordEnv string `yaml:"sip_password_env"`
+	Mobile         string `yaml:"mobile"`
+	Email          string `yaml:"email"`
+	Tier           int    `yaml:"tier"`
+}
+
+type Calendar struct {
+	Days     string   `yaml:"days"`  // mon-fri, mon-sun, "mon,wed,fri"
+	Hours    string   `yaml:"hours"` // "09:00-17:00"
+	Holidays []string `yaml:"holidays"`
+	Workdays []string `yaml:"workdays"`
+}
+
+type SLA struct {
+	Response Duration `yaml:"response"`
+	Resolve  Duration `yaml:"resolve"`
+	Calendar string   `yaml:"calendar"`
+}
+
+type Notify struct {
+	WeCom    Webhook `yaml:"wecom"`
+	DingTalk Webhook `yaml:"dingtalk"`
+	Feishu   Webhook `yaml:"feishu"`
+}
+
+type Webhook struct {
+	WebhookURLEnv string `yaml:"webhook_url_env"`
+	SecretEnv     string `yaml:"secret_env"`
+}
+
+type Shift struct {
+	Name   string   `yaml:"name"`
+	Days   string   `yaml:"days"`
+	From   string   `yaml:"from"`
+	To     string   `yaml:"to"`
+	Agents []string `yaml:"agents"`
+}
