@@ -45,6 +45,9 @@ type Contact struct {
 	// Events are recorded with the contact, after the created or appended
 	// event (an IVR choice, a note that the charset was guessed).
 	Events []ticketing.Event
+	// Actor is who recorded the contact on the timeline: the channel by
+	// default, the API token or agent for tickets made by hand.
+	Actor string
 	// Jobs are follow-up work committed with the ticket, so they cannot be
 	// lost if the process dies after the commit (an acknowledgement mail,
 	// the fax-to-mail message).
