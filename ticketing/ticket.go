@@ -111,8 +111,8 @@ type Ticket struct {
 	// Version increases with every change; updates are conditional on it so
 	// that two agents editing at once cannot overwrite each other.
 	Version     int64        `json:"version"`
-	Events      []Event      `json:"events,omitempty"`
-	Attachments []Attachment `json:"attachments,omitempty"`
+	Events      []Event      `json:"events,omitzero"`
+	Attachments []Attachment `json:"attachments,omitzero"`
 }
 
 // Event is one entry of a ticket's timeline. Events are never updated or
