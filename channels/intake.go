@@ -194,3 +194,22 @@ func detail(c Contact) map[string]string {
 }
 
 var _ Sink = (*Intake)(nil)
+
+// Ticket returns a ticket with its timeline, for the senders that render
+// mails and reports about it.
+func (in *Intake) Ticket(ctx context.Context, id int64) (*ticketing.Ticket, error) {
+	return in.desk.Store().TicketGet(ctx, ticketing.TicketGetParams{ID: id, Timeline: true})
+}
+
+// Attachment returns a stored file of a ticket.
+func (in *Intake) Attachment(ctx context.Context, id int64) (*ticketing.Attachment, []byte, error) {
+	return in.desk.Store().AttachmentGet(ctx, id)
+}
+
+// Annotate records what the gateway itself did about a ticket (a mail
+// sent, a call forwarded) with the thread keys it created, idempotently by
+// key: annotating twice with one key records once.
+func (in *Intake) Annotate(ctx context.Context, ticketID int64, key ticketing.ContactKey, threadKeys []string, events ...ticketing.Event) error {
+	_, err := in.desk.Append(ctx, ticketing.AppendParams{TicketID: ticketID, Contact: &key, ThreadKeys: threadKeys, Events: events})
+	return err
+}

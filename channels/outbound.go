@@ -3,6 +3,7 @@ package channels
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/hotline-desk/hotline/ticketing"
 )
@@ -52,4 +53,10 @@ func MailJob(ticketID int64, m OutboundMail, uniqueKey string) (ticketing.JobSpe
 		return ticketing.JobSpec{}, fmt.Errorf("outbound mail: %w", err)
 	}
 	return ticketing.JobSpec{Kind: JobMailSend, TicketID: ticketID, Args: b, MaxAttempts: 30, UniqueKey: uniqueKey}, nil
+}
+
+// MessageIDKey is the thread key of a Message-ID, sent or received: a reply
+// whose In-Reply-To or References names it lands on the same ticket.
+func MessageIDKey(id string) string {
+	return "msgid:" + strings.Trim(strings.TrimSpace(id), "<>")
 }

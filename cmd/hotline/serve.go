@@ -19,6 +19,7 @@ import (
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
 	"github.com/hotline-desk/hotline/jobs"
+	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/metrics"
 	"github.com/hotline-desk/hotline/ticketing"
 )
@@ -113,6 +114,11 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 	g.group.Add("journal", channels.WorkerFunc(g.calls.Run))
 	host, _ := os.Hostname()
 	g.runner = jobs.New(st, jobs.Config{Worker: fmt.Sprintf("%s:%d", host, os.Getpid()), Log: log, Monitor: g.mon})
+	// Every outbound mail (acknowledgements, fax-to-mail, notifications)
+	// is a durable job sent by one sender.
+	g.runner.Handle(channels.JobMailSend, outbox.New(g.intake, outbox.Config{
+		Relay: s.cfg.Mail.Relay, From: s.cfg.Mail.From, DeskName: s.cfg.Desk.Name, Hostname: s.cfg.SMTP.Hostname,
+	}, metrics.NewOutbox(g.mon), log))
 
 	if err := g.wireChannels(ctx); err != nil {
 		g.close()
@@ -129,8 +135,13 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 
 // wireChannels starts each configured channel adapter. Every adapter gets
 // the intake (or, for calls, the journal-backed intake) and nothing of the
-// store.
+// store. Each channel's wiring is a function in its serve_*.go file.
 func (g *gateway) wireChannels(ctx context.Context) error {
+	for _, wire := range []func(ctx context.Context) error{} {
+		if err := wire(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
