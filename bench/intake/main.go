@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +41,19 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 	pgURL := flag.String("pg", envOr("HOTLINE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"), "PostgreSQL `URL`; empty skips PostgreSQL")
 	concs := flag.String("conc", "1,16", "concurrent submitters, comma separated")
+	stores := flag.String("stores", "sqlite,postgres", "stores to measure, comma separated")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		must(err)
+		must(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*stores, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
 	var levels []int
 	for _, c := range strings.Split(*concs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -52,6 +65,9 @@ func main() {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "store\tconcurrency\tintake/s\traw ceiling/s\tratio\tintake p50\tintake p99\t\n")
 	for _, n := range levels {
+		if !want["sqlite"] {
+			break
+		}
 		intake, p50, p99, err := runSQLiteIntake(n, *duration)
 		must(err)
 		raw, err := runSQLiteRaw(n, *duration)
@@ -59,7 +75,7 @@ func main() {
 		fmt.Fprintf(tw, "sqlite\t%d\t%.0f\t%.0f\t%.2f\t%v\t%v\t\n", n, intake, raw, intake/raw, p50, p99)
 		tw.Flush()
 	}
-	if *pgURL != "" {
+	if *pgURL != "" && want["postgres"] {
 		for _, n := range levels {
 			intake, p50, p99, err := runPostgresIntake(*pgURL, n, *duration)
 			must(err)
@@ -85,6 +101,7 @@ func must(err error) {
 }
 
 func fail(err error) {
+	pprof.StopCPUProfile()
 	fmt.Fprintln(os.Stderr, "intake bench:", err)
 	os.Exit(1)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,18 +49,20 @@ func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParam
 	return r.res, r.err
 }
 
-func (s *Store) committer() {
-	defer s.wg.Done()
+// coalesce runs requests from in in batches: one request, then whatever
+// else is already waiting, up to maxBatch. At stop it runs what is still
+// queued, one by one, so that no caller is left waiting.
+func coalesce[T any](in <-chan T, stop <-chan struct{}, run func([]T)) {
 	for {
-		var batch []*createReq
+		var batch []T
 		select {
-		case r := <-s.creates:
+		case r := <-in:
 			batch = append(batch, r)
-		case <-s.stop:
+		case <-stop:
 			for {
 				select {
-				case r := <-s.creates:
-					s.createBatch([]*createReq{r})
+				case r := <-in:
+					run([]T{r})
 				default:
 					return
 				}
@@ -67,13 +71,13 @@ func (s *Store) committer() {
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-s.creates:
+			case r := <-in:
 				batch = append(batch, r)
 			default:
 				break fill
 			}
 		}
-		s.createBatch(batch)
+		run(batch)
 	}
 }
 
@@ -117,126 +121,239 @@ func (s *Store) createBatch(batch []*createReq) {
 	}
 }
 
-// createLive writes the batch. It sets each request's res; the caller
-// closes done.
+// createLive writes the batch: for each (prefix, day) in it, one statement
+// that skips contacts already recorded, allocates the day's next numbers and
+// inserts everything, all in one implicit transaction, one round trip and
+// one WAL flush. It sets each request's res; the caller closes done.
 func (s *Store) createLive(ctx context.Context, live []*createReq) error {
-	// Contacts already recorded, in earlier batches or earlier in this one.
-	first := map[ticketing.ContactKey]*createReq{}
-	var chans, exts []string
-	for _, r := range live {
-		r.follows = nil
-		if r.p.Contact == nil {
-			continue
-		}
-		if f, ok := first[*r.p.Contact]; ok {
-			r.follows = f
-			continue
-		}
-		first[*r.p.Contact] = r
-		chans, exts = append(chans, string(r.p.Contact.Channel)), append(exts, r.p.Contact.ExternalID)
-	}
-	existing := map[ticketing.ContactKey]ticketing.IntakeResult{}
-	if len(chans) > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT c.channel, c.external_id, c.ticket_id, t.number
-			FROM contacts c JOIN tickets t ON t.id = c.ticket_id
-			WHERE (c.channel, c.external_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, chans, exts)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k ticketing.ContactKey
-			var r ticketing.IntakeResult
-			if err := rows.Scan(&k.Channel, &k.ExternalID, &r.TicketID, &r.Number); err != nil {
-				rows.Close()
-				return err
-			}
-			r.Duplicate = true
-			existing[k] = r
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	var fresh []*createReq
-	for _, r := range live {
-		if r.follows != nil {
-			continue
-		}
-		if r.p.Contact != nil {
-			if ex, ok := existing[*r.p.Contact]; ok {
-				r.res = ex
-				continue
-			}
-		}
-		fresh = append(fresh, r)
-	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	if err := s.allocate(ctx, fresh); err != nil {
-		return err
-	}
-	b := &pgx.Batch{}
-	queueTickets(b, fresh)
-	queueRest(b, fresh)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return err
-	}
-	for _, r := range fresh {
-		r.res = ticketing.IntakeResult{TicketID: r.id, Number: r.number}
-	}
-	return nil
-}
-
-// allocate gives each request a ticket id and the next number of its day.
-func (s *Store) allocate(ctx context.Context, reqs []*createReq) error {
 	type day struct{ prefix, day string }
 	var order []day
 	groups := map[day][]*createReq{}
-	for _, r := range reqs {
+	first := map[ticketing.ContactKey]*createReq{}
+	for _, r := range live {
+		r.follows = nil
+		if r.p.Contact != nil {
+			if f, ok := first[*r.p.Contact]; ok {
+				r.follows = f
+				continue
+			}
+			first[*r.p.Contact] = r
+		}
 		d := day{r.p.Prefix, r.p.Day.Format("20060102")}
 		if _, ok := groups[d]; !ok {
 			order = append(order, d)
 		}
 		groups[d] = append(groups[d], r)
 	}
+	for _, d := range order {
+		if err := s.ensureSequence(ctx, d.prefix, d.day); err != nil {
+			return err
+		}
+	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT nextval('tickets_id_seq') FROM generate_series(1, $1)`, len(reqs))
 	for _, d := range order {
-		b.Queue(`INSERT INTO ticket_counters (prefix, day, last) VALUES ($1, $2, $3)
-			ON CONFLICT (prefix, day) DO UPDATE SET last = ticket_counters.last + excluded.last RETURNING last`,
-			d.prefix, d.day, len(groups[d]))
+		queueCreate(b, d.prefix, d.day, groups[d])
 	}
-	br := s.lazy.SendBatch(ctx, b)
+	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	rows, err := br.Query()
-	if err != nil {
-		return fmt.Errorf("allocate ids: %w", err)
-	}
-	i := 0
-	for rows.Next() {
-		if err := rows.Scan(&reqs[i].id); err != nil {
-			rows.Close()
-			return fmt.Errorf("allocate ids: %w", err)
-		}
-		i++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("allocate ids: %w", err)
-	}
 	for _, d := range order {
-		var last int64
-		if err := br.QueryRow().Scan(&last); err != nil {
-			return fmt.Errorf("allocate numbers: %w", err)
-		}
 		g := groups[d]
-		for j, r := range g {
-			r.number = ticketing.FormatNumber(r.p.Prefix, r.p.Day, last-int64(len(g))+int64(j)+1)
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var ord int
+			var res ticketing.IntakeResult
+			if err := rows.Scan(&ord, &res.TicketID, &res.Number, &res.Duplicate); err != nil {
+				rows.Close()
+				return err
+			}
+			g[ord].res = res
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 	}
 	return br.Close()
+}
+
+// createSQL is the group commit of one (prefix, day). The CTE input holds
+// the requests; dup those whose contact is already recorded; fresh the
+// others, with new ids and the day's next numbers. Numbers come from the
+// day's own sequence, which never blocks, so that several batches (of this
+// instance and others) commit at once and share WAL flushes. A number is
+// lost only when its transaction fails.
+const createSQL = `WITH input AS (
+	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+		$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::bigint[],
+		$17::text[], $18::text[], $19::text[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[],
+		$23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::timestamptz[])
+	AS x(ord, c_channel, c_ext, channel, kind, priority, status, tier, subject, description, caller_name, caller_phone,
+		caller_email, caller_organization, caller_withheld, customer_id, assignee, grp, resolution, received_at,
+		created_at, updated_at, resolved_at, closed_at, response_due, resolve_due)
+), dup AS (
+	SELECT x.ord, c.ticket_id FROM input x JOIN contacts c ON c.channel = x.c_channel AND c.external_id = x.c_ext
+), fresh AS MATERIALIZED (
+	SELECT x.*, nextval('tickets_id_seq') AS id, nextval($50::regclass) AS seq
+	FROM (SELECT * FROM input ORDER BY ord) x WHERE NOT EXISTS (SELECT 1 FROM dup WHERE dup.ord = x.ord)
+), t AS (
+	INSERT INTO tickets (id, number, channel, kind, priority, status, tier, subject, description,
+		caller_name, caller_phone, caller_email, caller_organization, caller_withheld, customer_id,
+		assignee, grp, resolution, received_at, created_at, updated_at, resolved_at, closed_at,
+		response_due, resolve_due, version)
+	SELECT f.id, $27 || '-' || $28 || '-' || lpad(f.seq::text, greatest(4, length(f.seq::text)), '0'),
+		f.channel, f.kind, f.priority, f.status, f.tier, f.subject, f.description, f.caller_name, f.caller_phone,
+		f.caller_email, f.caller_organization, f.caller_withheld, f.customer_id, f.assignee, f.grp, f.resolution,
+		f.received_at, f.created_at, f.updated_at, f.resolved_at, f.closed_at, f.response_due, f.resolve_due, 1
+	FROM fresh f
+	RETURNING id, number
+), c AS (
+	INSERT INTO contacts (channel, external_id, ticket_id, created_at)
+	SELECT f.c_channel, f.c_ext, f.id, f.created_at FROM fresh f WHERE f.c_ext IS NOT NULL
+), e AS (
+	INSERT INTO events (ticket_id, at, type, actor, data)
+	SELECT f.id, v.at, v.type, v.actor, v.data::json
+	FROM unnest($29::int[], $30::timestamptz[], $31::text[], $32::text[], $33::text[]) WITH ORDINALITY AS v(ord, at, type, actor, data, n)
+	JOIN fresh f ON f.ord = v.ord ORDER BY v.n
+), k AS (
+	INSERT INTO thread_keys (key, ticket_id)
+	SELECT v.key, f.id FROM unnest($34::int[], $35::text[]) AS v(ord, key) JOIN fresh f ON f.ord = v.ord
+	ON CONFLICT DO NOTHING
+), p AS (
+	INSERT INTO participants (ticket_id, address)
+	SELECT f.id, v.address FROM unnest($36::int[], $37::text[]) AS v(ord, address) JOIN fresh f ON f.ord = v.ord
+	ON CONFLICT DO NOTHING
+), b AS (
+	INSERT INTO blobs (sha256, size, data)
+	SELECT v.sha256, length(v.data), v.data FROM unnest($38::int[], $39::text[], $40::bytea[]) AS v(ord, sha256, data)
+	WHERE EXISTS (SELECT 1 FROM fresh f WHERE f.ord = v.ord)
+	ON CONFLICT DO NOTHING
+), att AS (
+	INSERT INTO attachments (ticket_id, name, content_type, size, sha256, created_at)
+	SELECT f.id, v.name, v.ctype, length(v.data), v.sha256, f.created_at
+	FROM unnest($38::int[], $39::text[], $40::bytea[], $41::text[], $42::text[]) WITH ORDINALITY AS v(ord, sha256, data, name, ctype, n)
+	JOIN fresh f ON f.ord = v.ord ORDER BY v.n
+), j AS (
+	INSERT INTO jobs (kind, ticket_id, args, unique_key, state, run_at, max_attempts, created_at)
+	SELECT v.kind, coalesce(nullif(v.ticket_id, 0), f.id), v.args::json, v.unique_key, 'available', v.run_at, v.max_attempts, f.created_at
+	FROM unnest($43::int[], $44::text[], $45::bigint[], $46::text[], $47::text[], $48::timestamptz[], $49::int[])
+		WITH ORDINALITY AS v(ord, kind, ticket_id, args, unique_key, run_at, max_attempts, n)
+	JOIN fresh f ON f.ord = v.ord ORDER BY v.n
+	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running') DO NOTHING
+)
+SELECT f.ord, f.id, t.number, false FROM fresh f JOIN t ON t.id = f.id
+UNION ALL
+SELECT d.ord, d.ticket_id, tk.number, true FROM dup d JOIN tickets tk ON tk.id = d.ticket_id`
+
+func queueCreate(b *pgx.Batch, prefix, day string, reqs []*createReq) {
+	n := len(reqs)
+	var (
+		ords, tiers                                   = make([]int32, n), make([]int32, n)
+		customers                                     = make([]pgtype.Int8, n)
+		cChannels, cExts                              = make([]pgtype.Text, n), make([]pgtype.Text, n)
+		channels, kinds, prios, statuses              = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		subjects, descs, names, phones, emails, orgs  = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		assignees, groups, resolutions                = make([]string, n), make([]string, n), make([]string, n)
+		withheld                                      = make([]bool, n)
+		received, created, updated                    = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		resolvedAt, closedAt, responseDue, resolveDue = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+		eOrd                                          = []int32{}
+		eAt                                           = []time.Time{}
+		eTypes, eActors                               = []string{}, []string{}
+		eData                                         = []pgtype.Text{}
+		kOrd, pOrd, fOrd, jOrd, jMax                  = []int32{}, []int32{}, []int32{}, []int32{}, []int32{}
+		keys, parts, fSHA, fNames, fTypes             = []string{}, []string{}, []string{}, []string{}, []string{}
+		fData                                         = [][]byte{}
+		jKinds, jArgs                                 = []string{}, []string{}
+		jTickets                                      = []int64{}
+		jKeys                                         = []pgtype.Text{}
+		jRunAt                                        = []time.Time{}
+	)
+	for i, r := range reqs {
+		t := &r.p.Ticket
+		ord := int32(i)
+		ords[i], tiers[i] = ord, int32(t.Tier)
+		if t.CustomerID != 0 {
+			customers[i] = pgtype.Int8{Int64: t.CustomerID, Valid: true}
+		}
+		if c := r.p.Contact; c != nil {
+			cChannels[i], cExts[i] = pgtype.Text{String: string(c.Channel), Valid: true}, pgtype.Text{String: c.ExternalID, Valid: true}
+		}
+		channels[i], kinds[i], prios[i], statuses[i] = string(t.Channel), string(t.Kind), string(t.Priority), string(t.Status)
+		subjects[i], descs[i] = t.Subject, t.Description
+		names[i], phones[i], emails[i], orgs[i], withheld[i] = t.Caller.Name, t.Caller.Phone, t.Caller.Email, t.Caller.Organization, t.Caller.Withheld
+		assignees[i], groups[i], resolutions[i] = t.Assignee, t.Group, t.Resolution
+		received[i], created[i], updated[i] = t.ReceivedAt, t.CreatedAt, t.UpdatedAt
+		resolvedAt[i], closedAt[i], responseDue[i], resolveDue[i] = ts(t.ResolvedAt), ts(t.ClosedAt), ts(t.ResponseDue), ts(t.ResolveDue)
+		for _, e := range r.p.Events {
+			eOrd, eAt, eTypes, eActors = append(eOrd, ord), append(eAt, e.At), append(eTypes, e.Type), append(eActors, e.Actor)
+			eData = append(eData, pgtype.Text{String: string(e.Data), Valid: len(e.Data) > 0})
+		}
+		for _, k := range r.p.ThreadKeys {
+			kOrd, keys = append(kOrd, ord), append(keys, k)
+		}
+		for _, a := range r.p.Participants {
+			pOrd, parts = append(pOrd, ord), append(parts, a)
+		}
+		for _, f := range r.p.Attachments {
+			fOrd, fSHA, fData = append(fOrd, ord), append(fSHA, f.SHA256), append(fData, f.Data)
+			fNames, fTypes = append(fNames, f.Name), append(fTypes, f.ContentType)
+		}
+		for _, j := range r.p.Jobs {
+			args := string(j.Args)
+			if args == "" {
+				args = "{}"
+			}
+			runAt := j.RunAt
+			if runAt.IsZero() {
+				runAt = t.CreatedAt
+			}
+			jOrd, jKinds, jTickets, jArgs = append(jOrd, ord), append(jKinds, j.Kind), append(jTickets, j.TicketID), append(jArgs, args)
+			jKeys = append(jKeys, pgtype.Text{String: j.UniqueKey, Valid: j.UniqueKey != ""})
+			jRunAt, jMax = append(jRunAt, runAt), append(jMax, int32(maxAttempts(j.MaxAttempts)))
+		}
+	}
+	b.Queue(createSQL, ords, cChannels, cExts, channels, kinds, prios, statuses, tiers, subjects, descs, names, phones,
+		emails, orgs, withheld, customers, assignees, groups, resolutions, received, created, updated, resolvedAt,
+		closedAt, responseDue, resolveDue, prefix, day,
+		eOrd, eAt, eTypes, eActors, eData, kOrd, keys, pOrd, parts,
+		fOrd, fSHA, fData, fNames, fTypes, jOrd, jKinds, jTickets, jArgs, jKeys, jRunAt, jMax, daySequence(prefix, day))
+}
+
+// daySequence names the sequence of a prefix's numbers on one day.
+func daySequence(prefix, day string) string {
+	return "ticket_number_" + strings.ToLower(prefix) + "_" + day
+}
+
+var safePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,9}$`)
+
+// ensureSequence creates the day's number sequence the first time any
+// instance needs it.
+func (s *Store) ensureSequence(ctx context.Context, prefix, day string) error {
+	name := daySequence(prefix, day)
+	if _, ok := s.sequences.Load(name); ok {
+		return nil
+	}
+	if !safePrefix.MatchString(prefix) || len(day) != 8 {
+		return fmt.Errorf("%w: ticket prefix %q", ticketing.ErrInvalid, prefix)
+	}
+	_, err := s.pool.Exec(ctx, "CREATE SEQUENCE IF NOT EXISTS "+name)
+	// Two instances creating it at once: the loser sees a unique violation
+	// on the catalog, and the sequence exists.
+	if err != nil && !isUniqueViolation(err, "") {
+		return fmt.Errorf("create number sequence %s: %w", name, err)
+	}
+	s.sequences.Store(name, true)
+	return nil
+}
+
+func maxAttempts(n int) int {
+	if n <= 0 {
+		return 25
+	}
+	return n
 }
 
 func ts(t *time.Time) pgtype.Timestamptz {
@@ -244,75 +361,6 @@ func ts(t *time.Time) pgtype.Timestamptz {
 		return pgtype.Timestamptz{}
 	}
 	return pgtype.Timestamptz{Time: *t, Valid: true}
-}
-
-func queueTickets(b *pgx.Batch, reqs []*createReq) {
-	n := len(reqs)
-	var (
-		ids, customers                                = make([]int64, n), make([]pgtype.Int8, n)
-		numbers, channels, kinds, prios, statuses     = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		subjects, descs, names, phones, emails, orgs  = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		assignees, groups, resolutions                = make([]string, n), make([]string, n), make([]string, n)
-		tiers                                         = make([]int32, n)
-		withheld                                      = make([]bool, n)
-		received, created, updated                    = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-		resolvedAt, closedAt, responseDue, resolveDue = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-		cChannels, cExts                              []string
-		cTickets                                      []int64
-		cCreated                                      []time.Time
-		eTickets                                      []int64
-		eAt                                           []time.Time
-		eTypes, eActors                               []string
-		eData                                         []pgtype.Text
-	)
-	for i, r := range reqs {
-		t := &r.p.Ticket
-		ids[i], numbers[i] = r.id, r.number
-		if t.CustomerID != 0 {
-			customers[i] = pgtype.Int8{Int64: t.CustomerID, Valid: true}
-		}
-		channels[i], kinds[i], prios[i], statuses[i] = string(t.Channel), string(t.Kind), string(t.Priority), string(t.Status)
-		subjects[i], descs[i] = t.Subject, t.Description
-		names[i], phones[i], emails[i], orgs[i], withheld[i] = t.Caller.Name, t.Caller.Phone, t.Caller.Email, t.Caller.Organization, t.Caller.Withheld
-		assignees[i], groups[i], resolutions[i], tiers[i] = t.Assignee, t.Group, t.Resolution, int32(t.Tier)
-		received[i], created[i], updated[i] = t.ReceivedAt, t.CreatedAt, t.UpdatedAt
-		resolvedAt[i], closedAt[i], responseDue[i], resolveDue[i] = ts(t.ResolvedAt), ts(t.ClosedAt), ts(t.ResponseDue), ts(t.ResolveDue)
-		if c := r.p.Contact; c != nil {
-			cChannels, cExts = append(cChannels, string(c.Channel)), append(cExts, c.ExternalID)
-			cTickets, cCreated = append(cTickets, r.id), append(cCreated, t.CreatedAt)
-		}
-		for _, e := range r.p.Events {
-			eTickets, eAt, eTypes, eActors = append(eTickets, r.id), append(eAt, e.At), append(eTypes, e.Type), append(eActors, e.Actor)
-			eData = append(eData, pgtype.Text{String: string(e.Data), Valid: len(e.Data) > 0})
-		}
-	}
-	b.Queue(`INSERT INTO tickets (id, number, channel, kind, priority, status, tier, subject, description,
-		caller_name, caller_phone, caller_email, caller_organization, caller_withheld, customer_id,
-		assignee, grp, resolution, received_at, created_at, updated_at, resolved_at, closed_at,
-		response_due, resolve_due, version)
-		SELECT *, 1 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::bigint[],
-			$16::text[], $17::text[], $18::text[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[],
-			$22::timestamptz[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[])`,
-		ids, numbers, channels, kinds, prios, statuses, tiers, subjects, descs, names, phones, emails, orgs, withheld,
-		customers, assignees, groups, resolutions, received, created, updated, resolvedAt, closedAt, responseDue, resolveDue)
-	if len(cTickets) > 0 {
-		b.Queue(`INSERT INTO contacts (channel, external_id, ticket_id, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])`, cChannels, cExts, cTickets, cCreated)
-	}
-	if len(eTickets) > 0 {
-		b.Queue(`INSERT INTO events (ticket_id, at, type, actor, data)
-			SELECT t, a, ty, ac, d::json FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) AS x(t, a, ty, ac, d)`,
-			eTickets, eAt, eTypes, eActors, eData)
-	}
-}
-
-// queueRest queues what a create has besides the ticket, its contact and its
-// events: the rarer parts, one statement each.
-func queueRest(b *pgx.Batch, reqs []*createReq) {
-	for _, r := range reqs {
-		queueAdditions(b, r.id, r.p.Attachments, r.p.ThreadKeys, r.p.Participants, r.p.Jobs, r.p.Ticket.CreatedAt)
-	}
 }
 
 func queueAdditions(b *pgx.Batch, id int64, files []ticketing.AttachmentInput, keys, participants []string, jobs []ticketing.JobSpec, at time.Time) {

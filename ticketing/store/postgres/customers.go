@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -48,20 +49,82 @@ func (s *Store) CustomerGet(ctx context.Context, id int64) (*ticketing.Customer,
 	return cs[0], nil
 }
 
+// CustomerFind is asked on every contact with a phone or e-mail, so
+// concurrent calls are answered together: one query per batch.
 func (s *Store) CustomerFind(ctx context.Context, p ticketing.CustomerFindParams) ([]*ticketing.Customer, error) {
 	if len(p.Phones)+len(p.Emails) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT customer_id FROM customer_phones WHERE phone = ANY($1)
-		UNION SELECT customer_id FROM customer_emails WHERE email = ANY($2) ORDER BY 1`, nonNil(p.Phones), nonNil(p.Emails))
-	if err != nil {
-		return nil, fmt.Errorf("find customer: %w", err)
+	r := &findReq{ctx: ctx, p: p, done: make(chan struct{})}
+	select {
+	case s.finds <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stop:
+		return nil, errors.New("postgres store is closed")
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("find customer: %w", err)
+	<-r.done
+	return r.res, r.err
+}
+
+type findReq struct {
+	ctx  context.Context
+	p    ticketing.CustomerFindParams
+	res  []*ticketing.Customer
+	err  error
+	done chan struct{}
+}
+
+const findSQL = `WITH q AS (
+	SELECT * FROM unnest($1::int[], $2::bool[], $3::text[]) AS q(ord, is_phone, v)
+), m AS (
+	SELECT q.ord, cp.customer_id FROM q JOIN customer_phones cp ON q.is_phone AND cp.phone = q.v
+	UNION
+	SELECT q.ord, ce.customer_id FROM q JOIN customer_emails ce ON NOT q.is_phone AND ce.email = q.v
+)
+SELECT m.ord, c.id, c.name, coalesce(o.name, ''), c.created_at,
+	array(SELECT phone FROM customer_phones WHERE customer_id = c.id ORDER BY id),
+	array(SELECT email FROM customer_emails WHERE customer_id = c.id ORDER BY id)
+FROM m JOIN customers c ON c.id = m.customer_id LEFT JOIN organizations o ON o.id = c.organization_id
+ORDER BY m.ord, c.id`
+
+func (s *Store) findBatch(batch []*findReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var ords []int32
+	var isPhone []bool
+	var values []string
+	for i, r := range batch {
+		for _, v := range r.p.Phones {
+			ords, isPhone, values = append(ords, int32(i)), append(isPhone, true), append(values, v)
+		}
+		for _, v := range r.p.Emails {
+			ords, isPhone, values = append(ords, int32(i)), append(isPhone, false), append(values, v)
+		}
 	}
-	return s.customersByID(ctx, ids)
+	err := func() error {
+		rows, err := s.pool.Query(ctx, findSQL, ords, isPhone, values)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ord int
+			c := &ticketing.Customer{}
+			if err := rows.Scan(&ord, &c.ID, &c.Name, &c.Organization, &c.CreatedAt, &c.Phones, &c.Emails); err != nil {
+				return err
+			}
+			c.CreatedAt = c.CreatedAt.UTC()
+			batch[ord].res = append(batch[ord].res, c)
+		}
+		return rows.Err()
+	}()
+	for _, r := range batch {
+		if err != nil {
+			r.res, r.err = nil, fmt.Errorf("find customer: %w", err)
+		}
+		close(r.done)
+	}
 }
 
 func nonNil(xs []string) []string {

@@ -42,10 +42,6 @@ func queueJob(b *pgx.Batch, j ticketing.JobSpec, now time.Time) {
 	if runAt.IsZero() {
 		runAt = now
 	}
-	maxAttempts := j.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 25
-	}
 	conflict := "DO NOTHING"
 	if j.Reschedule {
 		conflict = "DO UPDATE SET run_at = excluded.run_at, args = excluded.args WHERE jobs.state = 'available'"
@@ -53,7 +49,7 @@ func queueJob(b *pgx.Batch, j ticketing.JobSpec, now time.Time) {
 	b.Queue(`INSERT INTO jobs (kind, ticket_id, args, unique_key, state, run_at, max_attempts, created_at)
 		VALUES ($1, $2, $3::text::json, $4, 'available', $5, $6, $7)
 		ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running') `+conflict,
-		j.Kind, ticket, args, key, runAt, maxAttempts, now)
+		j.Kind, ticket, args, key, runAt, maxAttempts(j.MaxAttempts), now)
 }
 
 func (s *Store) JobClaim(ctx context.Context, p ticketing.JobClaimParams) ([]*ticketing.Job, error) {

@@ -40,7 +40,9 @@ type Store struct {
 	lazy *pgxpool.Pool
 	log  *slog.Logger
 
+	sequences sync.Map // day sequences known to exist
 	creates   chan *createReq
+	finds     chan *findReq
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -50,7 +52,7 @@ var _ ticketing.Store = (*Store)(nil)
 
 // Committers is how many batches of creates may be in flight at once per
 // instance: one fills while another commits.
-const Committers = 2
+const Committers = 1
 
 // Open connects to the database at url (postgres://…). Call Migrate before
 // use.
@@ -65,6 +67,11 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
+	// The statements are few and always the same; generic plans spare
+	// planning the group-commit statement on every batch.
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres connect: %w", err)
@@ -77,11 +84,20 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres connect: %w", err)
 	}
-	s := &Store{pool: pool, lazy: lazy, log: log, creates: make(chan *createReq, maxBatch), stop: make(chan struct{})}
+	s := &Store{pool: pool, lazy: lazy, log: log, creates: make(chan *createReq, maxBatch),
+		finds: make(chan *findReq, maxBatch), stop: make(chan struct{})}
 	for i := 0; i < Committers; i++ {
 		s.wg.Add(1)
-		go s.committer()
+		go func() {
+			defer s.wg.Done()
+			coalesce(s.creates, s.stop, s.createBatch)
+		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		coalesce(s.finds, s.stop, s.findBatch)
+	}()
 	return s, nil
 }
 

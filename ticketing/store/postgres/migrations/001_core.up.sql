@@ -1,9 +1,5 @@
-CREATE TABLE ticket_counters (
-    prefix text NOT NULL,
-    day    text NOT NULL,
-    last   bigint NOT NULL,
-    PRIMARY KEY (prefix, day)
-);
+-- Ticket numbers come from one sequence per prefix and day
+-- (ticket_number_<prefix>_<yyyymmdd>), made on first use.
 
 CREATE TABLE organizations (
     id   bigserial PRIMARY KEY,
