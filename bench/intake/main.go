@@ -183,6 +183,22 @@ func intakeOn(st ticketing.Store) (*channels.Intake, error) {
 	return channels.NewIntake(desk, nil, nil), nil
 }
 
+// measureIntake drives n submitters through an intake on st for d. Every
+// submission must come back created.
+func measureIntake(st ticketing.Store, n int, d time.Duration) (float64, time.Duration, time.Duration, error) {
+	in, err := intakeOn(st)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return drive(n, d, func(w, i int) error {
+		r, err := in.Submit(context.Background(), contact(w, i))
+		if err == nil && (!r.Created || r.Ticket == "") {
+			err = fmt.Errorf("submission not created: %+v", r)
+		}
+		return err
+	})
+}
+
 func runSQLiteIntake(n int, d time.Duration) (float64, time.Duration, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "intake-sqlite")
 	if err != nil {
@@ -197,17 +213,7 @@ func runSQLiteIntake(n int, d time.Duration) (float64, time.Duration, time.Durat
 	if err := st.Migrate(context.Background()); err != nil {
 		return 0, 0, 0, err
 	}
-	in, err := intakeOn(st)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return drive(n, d, func(w, i int) error {
-		r, err := in.Submit(context.Background(), contact(w, i))
-		if err == nil && (!r.Created || r.Ticket == "") {
-			err = fmt.Errorf("submission not created: %+v", r)
-		}
-		return err
-	})
+	return measureIntake(st, n, d)
 }
 
 // runSQLiteRaw is the ceiling: one-row INSERTs, each its own transaction,
@@ -288,17 +294,7 @@ func runPostgresIntake(base string, n int, d time.Duration) (float64, time.Durat
 	if err := st.Migrate(context.Background()); err != nil {
 		return 0, 0, 0, err
 	}
-	in, err := intakeOn(st)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return drive(n, d, func(w, i int) error {
-		r, err := in.Submit(context.Background(), contact(w, i))
-		if err == nil && (!r.Created || r.Ticket == "") {
-			err = fmt.Errorf("submission not created: %+v", r)
-		}
-		return err
-	})
+	return measureIntake(st, n, d)
 }
 
 var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)

@@ -19,16 +19,10 @@ const ticketColumns = `id, number, channel, kind, priority, status, tier, subjec
 func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res = ticketing.IntakeResult{}
-		if p.Contact != nil {
-			r, err := contactGet(ctx, tx, *p.Contact)
-			if err == nil {
-				res = r
-				return nil
-			}
-			if !errors.Is(err, ticketing.ErrNotFound) {
-				return err
-			}
+		var seen bool
+		var err error
+		if res, seen, err = recorded(ctx, tx, p.Contact); seen || err != nil {
+			return err
 		}
 		var seq int64
 		day := p.Day.Format("20060102")
@@ -67,16 +61,10 @@ func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParam
 func (s *Store) TicketAppend(ctx context.Context, p *ticketing.TicketAppendParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res = ticketing.IntakeResult{}
-		if p.Contact != nil {
-			r, err := contactGet(ctx, tx, *p.Contact)
-			if err == nil {
-				res = r
-				return nil
-			}
-			if !errors.Is(err, ticketing.ErrNotFound) {
-				return err
-			}
+		var seen bool
+		var err error
+		if res, seen, err = recorded(ctx, tx, p.Contact); seen || err != nil {
+			return err
 		}
 		var number string
 		if err := tx.QueryRowContext(ctx, `UPDATE tickets SET updated_at = max(updated_at, ?) WHERE id = ? RETURNING number`,
@@ -143,6 +131,18 @@ func insertEvents(ctx context.Context, tx *sql.Tx, id int64, events []ticketing.
 		}
 	}
 	return nil
+}
+
+// recorded finds whether a contact was recorded already, and where.
+func recorded(ctx context.Context, tx *sql.Tx, key *ticketing.ContactKey) (ticketing.IntakeResult, bool, error) {
+	if key == nil {
+		return ticketing.IntakeResult{}, false, nil
+	}
+	r, err := contactGet(ctx, tx, *key)
+	if errors.Is(err, ticketing.ErrNotFound) {
+		return ticketing.IntakeResult{}, false, nil
+	}
+	return r, err == nil, err
 }
 
 func contactGet(ctx context.Context, q querier, key ticketing.ContactKey) (ticketing.IntakeResult, error) {
