@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/smtp"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,14 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 			return err
 		}
 	}
+	if t != nil && m.ExpandTicket {
+		for _, f := range []*string{&m.Subject, &m.Text, &m.HTML} {
+			*f = strings.ReplaceAll(*f, "{ticket}", t.Number)
+		}
+	}
+	if err := attachNamed(&m, t); err != nil {
+		return jobs.Permanent(fmt.Errorf("mail job %d: %w", j.ID, err))
+	}
 	id := s.MessageID(j)
 	if t != nil {
 		// The thread key goes in before the mail leaves, so that even the
@@ -142,6 +151,24 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 		if err := s.tickets.Annotate(ctx, t.ID, ticketing.ContactKey{Channel: ticketing.ChannelEmail, ExternalID: "sent:" + id}, nil, ev); err != nil {
 			// The mail is out; failing now would send it again.
 			s.log.Warn("mail sent but not recorded on the ticket", "ticket", t.Number, "message_id", id, "error", err)
+		}
+	}
+	return nil
+}
+
+// attachNamed adds the ids of the ticket's files named in m.AttachNamed
+// to m.Attachments.
+func attachNamed(m *channels.OutboundMail, t *ticketing.Ticket) error {
+	for _, name := range m.AttachNamed {
+		if t == nil {
+			return errors.New("attachments need a ticket")
+		}
+		i := slices.IndexFunc(t.Attachments, func(a ticketing.Attachment) bool { return a.Name == name })
+		if i < 0 {
+			return fmt.Errorf("ticket %s has no file %q to attach", t.Number, name)
+		}
+		if id := t.Attachments[i].ID; !slices.Contains(m.Attachments, id) {
+			m.Attachments = append(m.Attachments, id)
 		}
 	}
 	return nil

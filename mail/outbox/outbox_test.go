@@ -284,3 +284,54 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
 }
+
+// TestQueuedWithTicket: a mail committed with its ticket names the
+// ticket's files and number before they exist (fax-to-mail).
+func TestQueuedWithTicket(t *testing.T) {
+	f := setup(t, true)
+	ctx := context.Background()
+	job, err := channels.MailJob(0, channels.OutboundMail{Purpose: "fax", To: []string{"servicedesk@example.com"},
+		Subject: "传真 {ticket}", Text: "工单：http://desk/tickets/{ticket}", AttachNamed: []string{"fax.pdf"}, ExpandTicket: true}, "fax:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.intake.Submit(ctx, channels.Contact{Channel: ticketing.ChannelFax, ExternalID: "fax-named",
+		Attachments: []channels.Attachment{{Name: "fax.tif", ContentType: "image/tiff", Data: []byte("II*\x00")},
+			{Name: "fax.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 named")}},
+		Jobs: []ticketing.JobSpec{job}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := f.run(t, nil)
+	defer stop()
+	waitFor(t, "the mail", func() bool { return f.sink.count() == 1 })
+	mr, err := mail.CreateReader(strings.NewReader(string(f.sink.msgs[0].data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject, _ := mr.Header.Subject(); subject != "传真 "+r.Ticket+" ["+r.Ticket+"]" {
+		t.Errorf("subject %q", subject)
+	}
+	var text string
+	var files []string
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p.Body)
+		switch h := p.Header.(type) {
+		case *mail.InlineHeader:
+			text = string(b)
+		case *mail.AttachmentHeader:
+			name, _ := h.Filename()
+			files = append(files, name+"="+string(b))
+		}
+	}
+	if text != "工单：http://desk/tickets/"+r.Ticket || len(files) != 1 || files[0] != "fax.pdf=%PDF-1.4 named" {
+		t.Errorf("text %q, files %q", text, files)
+	}
+}
