@@ -406,4 +406,3 @@ func distinctTickets(ms []sentMail) int {
 	}
 	return len(seen)
 }
-
