@@ -197,7 +197,7 @@ func (c ccittParams) dict() string {
 	return b.String()
 }
 
-// imageDict is the dictionary of a 1-bit CCITT image, with Flate on top of
+// ccittImage is a 1-bit CCITT image, with Flate on top of
 // the CCITT data when deflated is set.
 func ccittImage(width, rows int, c ccittParams, data []byte, deflate bool) pdfImage {
 	head := fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /BitsPerComponent 1 /ColorSpace /DeviceGray", width, rows)
@@ -209,8 +209,11 @@ func ccittImage(width, rows int, c ccittParams, data []byte, deflate bool) pdfIm
 	return pdfImage{dict: head + " /Filter /CCITTFaxDecode /DecodeParms " + c.dict(), data: data, rows: rows}
 }
 
+// zlibWriters compress at level 2: on fax pages it finds nearly all that
+// the default level finds (bench/fax: within 4 % in size) at about 1.3×
+// its speed; level 1 (BestSpeed) misses most of the redundancy of G4 data.
 var zlibWriters = sync.Pool{New: func() any {
-	w, _ := zlib.NewWriterLevel(nil, zlib.BestSpeed)
+	w, _ := zlib.NewWriterLevel(nil, 2)
 	return w
 }}
 
