@@ -144,7 +144,7 @@ func ccittImages(p *Page) ([]pdfImage, error) {
 		if len(strips) > 1 {
 			data = bytes.Join(strips, nil)
 		}
-		return []pdfImage{ccittImage(p.Width, p.Height, c, data, true)}, nil
+		return []pdfImage{ccittImage(p.Width, p.Height, c, data)}, nil
 	}
 	return g4Strips(p, strips, c)
 }

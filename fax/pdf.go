@@ -197,14 +197,12 @@ func (c ccittParams) dict() string {
 	return b.String()
 }
 
-// ccittImage is a 1-bit CCITT image, with Flate on top of
-// the CCITT data when deflated is set.
-func ccittImage(width, rows int, c ccittParams, data []byte, deflate bool) pdfImage {
+// ccittImage is a 1-bit CCITT image, with Flate on top of the CCITT data
+// when that makes it smaller.
+func ccittImage(width, rows int, c ccittParams, data []byte) pdfImage {
 	head := fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /BitsPerComponent 1 /ColorSpace /DeviceGray", width, rows)
-	if deflate {
-		if z, ok := deflateIfSmaller(data); ok {
-			return pdfImage{dict: head + " /Filter [/FlateDecode /CCITTFaxDecode] /DecodeParms [null " + c.dict() + "]", data: z, rows: rows}
-		}
+	if z, ok := deflateIfSmaller(data); ok {
+		return pdfImage{dict: head + " /Filter [/FlateDecode /CCITTFaxDecode] /DecodeParms [null " + c.dict() + "]", data: z, rows: rows}
 	}
 	return pdfImage{dict: head + " /Filter /CCITTFaxDecode /DecodeParms " + c.dict(), data: data, rows: rows}
 }
