@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -241,4 +242,30 @@ func TestIngestFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIngestProviderPDF: a provider that sends the fax as a PDF already;
+// the PDF is kept as it is, its pages counted.
+func TestIngestProviderPDF(t *testing.T) {
+	gs := testenv.Command(t, "gs")
+	pdf := filepath.Join(t.TempDir(), "fax.pdf")
+	if out, err := exec.Command(gs, "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pdfwrite", "-dCompressPages=false",
+		"-sOutputFile="+pdf, filepath.Join("testdata", "fax.ps")).CombinedOutput(); err != nil {
+		t.Fatalf("gs: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	r, err := f.service.Ingest(context.Background(), channels.FaxDocument{ExternalID: "<p1@fax.example>#fax.pdf", Source: "mail",
+		Caller: "+86 10 1234 5678", Name: "fax.pdf", ContentType: "application/pdf", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := f.ticket(t, r.TicketID)
+	if len(tk.Attachments) != 1 || !strings.Contains(tk.Subject, "共 3 页") {
+		t.Errorf("attachments %+v, subject %q", tk.Attachments, tk.Subject)
+	}
+	checkFaxMail(t, f, r.Ticket, "+861012345678", 3)
 }
