@@ -1,87 +1,22 @@
 package fax
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-smtp"
-
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
+	"github.com/hotline-desk/hotline/internal/smtptest"
 	"github.com/hotline-desk/hotline/jobs"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
-
-// smtpSink is a real SMTP server (go-smtp) standing in for the relay.
-type smtpSink struct {
-	mu   sync.Mutex
-	msgs []sunk
-	addr string
-}
-
-type sunk struct {
-	to   []string
-	data []byte
-}
-
-func (k *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{k: k}, nil }
-
-type sinkSession struct {
-	k  *smtpSink
-	to []string
-}
-
-func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-func (s *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.k.mu.Lock()
-	s.k.msgs = append(s.k.msgs, sunk{s.to, b})
-	s.k.mu.Unlock()
-	return nil
-}
-func (s *sinkSession) Reset()        { s.to = nil }
-func (s *sinkSession) Logout() error { return nil }
-
-func startSink(t testing.TB) *smtpSink {
-	k := &smtpSink{}
-	srv := smtp.NewServer(k)
-	srv.Domain = "relay.test"
-	srv.MaxMessageBytes = 64 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return k
-}
-
-func (k *smtpSink) messages() []sunk {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]sunk(nil), k.msgs...)
-}
 
 // faxMail is a fax-to-mail message as received by the relay.
 type faxMail struct {
@@ -91,30 +26,13 @@ type faxMail struct {
 	files   map[string][]byte
 }
 
-func parseMail(t testing.TB, m sunk) faxMail {
+func parseMail(t testing.TB, m smtptest.Message) faxMail {
 	t.Helper()
-	mr, err := mail.CreateReader(bytes.NewReader(m.data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := faxMail{to: m.to, files: map[string][]byte{}}
-	out.subject, _ = mr.Header.Subject()
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(p.Body)
-		switch h := p.Header.(type) {
-		case *mail.InlineHeader:
-			out.text += string(b)
-		case *mail.AttachmentHeader:
-			name, _ := h.Filename()
-			out.files[name] = b
-		}
+	p := smtptest.Parse(t, m.Data)
+	out := faxMail{to: m.To, text: p.Text, files: map[string][]byte{}}
+	out.subject, _ = p.Header.Subject()
+	for name, f := range p.Files {
+		out.files[name] = f.Data
 	}
 	return out
 }
@@ -123,7 +41,7 @@ type fixture struct {
 	store   ticketing.Store
 	intake  *channels.Intake
 	service *Service
-	sink    *smtpSink
+	sink    *smtptest.Sink
 	log     *slog.Logger
 }
 
@@ -155,10 +73,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	holder := &channels.RosterHolder{}
 	holder.Store(roster)
-	f := &fixture{store: st, intake: intake, sink: startSink(t), log: log}
+	f := &fixture{store: st, intake: intake, sink: smtptest.Start(t), log: log}
 	f.service = NewService(intake, holder, Config{DeskAddresses: []string{"servicedesk@example.com"},
 		ConsoleURL: "http://desk.example.com:8080", Location: loc}, nil, log)
-	sender := outbox.New(intake, outbox.Config{Relay: f.sink.addr, From: "servicedesk@example.com", DeskName: "慧海联创服务台",
+	sender := outbox.New(intake, outbox.Config{Relay: f.sink.Addr, From: "servicedesk@example.com", DeskName: "慧海联创服务台",
 		Hostname: "desk.example.com"}, nil, log)
 	r := jobs.New(st, jobs.Config{Worker: "t", Poll: 10 * time.Millisecond, Log: log})
 	r.Handle(channels.JobMailSend, sender)

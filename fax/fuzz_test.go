@@ -21,19 +21,7 @@ func tinyTIFF(width, height, compression, photometric, fillOrder, bps, spp int, 
 	entries := [][3]uint32{{256, 4, uint32(width)}, {257, 4, uint32(height)}, {258, 3, uint32(bps)}, {259, 3, uint32(compression)},
 		{262, 3, uint32(photometric)}, {266, 3, uint32(fillOrder)}, {273, 4, 8}, {277, 3, uint32(spp)}, {278, 4, uint32(height)},
 		{279, 4, uint32(len(strip))}, {292, 4, 4}}
-	binary.Write(&b, le, uint16(len(entries)))
-	for _, e := range entries {
-		binary.Write(&b, le, uint16(e[0]))
-		binary.Write(&b, le, uint16(e[1]))
-		binary.Write(&b, le, uint32(1))
-		if e[1] == 3 {
-			binary.Write(&b, le, uint16(e[2]))
-			binary.Write(&b, le, uint16(0))
-		} else {
-			binary.Write(&b, le, e[2])
-		}
-	}
-	binary.Write(&b, le, uint32(0))
+	writeIFD(&b, entries, false)
 	return b.Bytes()
 }
 

@@ -173,31 +173,37 @@ func tiff2pdf(t testing.TB, in string) string {
 // tiny G4 strip: small on disk, huge in pages.
 func bombTIFF(n int) []byte {
 	var b bytes.Buffer
-	le := binary.LittleEndian
 	b.WriteString("II*\x00")
-	binary.Write(&b, le, uint32(8+6))                   // first IFD after the strip
-	strip := []byte{0x00, 0x10, 0x01, 0x00, 0x10, 0x01} // EOFB-ish: two EOLs
+	binary.Write(&b, binary.LittleEndian, uint32(8+6)) // first IFD after the strip
+	strip := []byte{0x00, 0x10, 0x01, 0x00, 0x10, 0x01}
 	b.Write(strip)
 	entries := [][3]uint32{{256, 3, 1728}, {257, 3, 1}, {259, 3, 4}, {262, 3, 0}, {273, 4, 8}, {278, 3, 1}, {279, 4, uint32(len(strip))}}
 	for i := range n {
-		off := b.Len()
-		binary.Write(&b, le, uint16(len(entries)))
-		for _, e := range entries {
-			binary.Write(&b, le, uint16(e[0]))
-			binary.Write(&b, le, uint16(e[1]))
-			binary.Write(&b, le, uint32(1))
-			if e[1] == 3 {
-				binary.Write(&b, le, uint16(e[2]))
-				binary.Write(&b, le, uint16(0))
-			} else {
-				binary.Write(&b, le, e[2])
-			}
-		}
-		next := uint32(0)
-		if i < n-1 {
-			next = uint32(off + 2 + 12*len(entries) + 4)
-		}
-		binary.Write(&b, le, next)
+		writeIFD(&b, entries, i < n-1)
 	}
 	return b.Bytes()
+}
+
+// writeIFD appends a directory of one-value entries (tag, type, value) and
+// the offset of the next one, right after it, or 0.
+func writeIFD(b *bytes.Buffer, entries [][3]uint32, more bool) {
+	le := binary.LittleEndian
+	off := b.Len()
+	binary.Write(b, le, uint16(len(entries)))
+	for _, e := range entries {
+		binary.Write(b, le, uint16(e[0]))
+		binary.Write(b, le, uint16(e[1]))
+		binary.Write(b, le, uint32(1))
+		if e[1] == 3 {
+			binary.Write(b, le, uint16(e[2]))
+			binary.Write(b, le, uint16(0))
+		} else {
+			binary.Write(b, le, e[2])
+		}
+	}
+	next := uint32(0)
+	if more {
+		next = uint32(off + 2 + 12*len(entries) + 4)
+	}
+	binary.Write(b, le, next)
 }

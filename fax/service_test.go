@@ -26,9 +26,9 @@ import (
 // the right page count, the link to the ticket.
 func checkFaxMail(t *testing.T, f *fixture, number, caller string, pages int) faxMail {
 	t.Helper()
-	waitFor(t, "the fax-to-mail message", func() bool { return len(f.sink.messages()) >= 1 })
+	waitFor(t, "the fax-to-mail message", func() bool { return len(f.sink.Messages()) >= 1 })
 	time.Sleep(100 * time.Millisecond) // a second message would be a defect
-	msgs := f.sink.messages()
+	msgs := f.sink.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages, want exactly 1", len(msgs))
 	}
@@ -103,7 +103,7 @@ func TestIngestThreePageG3(t *testing.T) {
 		t.Fatalf("second ingest: %+v %v", again, err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if n := len(f.sink.messages()); n != 1 {
+	if n := len(f.sink.Messages()); n != 1 {
 		t.Errorf("%d mails after a duplicate, want 1", n)
 	}
 }
@@ -221,8 +221,8 @@ func TestIngestFailures(t *testing.T) {
 			if tk.Priority != ticketing.P2 {
 				t.Errorf("priority %s", tk.Priority)
 			}
-			waitFor(t, "the mail", func() bool { return len(f.sink.messages()) == 1 })
-			m := parseMail(t, f.sink.messages()[0])
+			waitFor(t, "the mail", func() bool { return len(f.sink.Messages()) == 1 })
+			m := parseMail(t, f.sink.Messages()[0])
 			if !strings.Contains(m.text, c.reason) {
 				t.Errorf("the mail does not say what went wrong:\n%s", m.text)
 			}

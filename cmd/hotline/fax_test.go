@@ -2,66 +2,20 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-smtp"
-
+	"github.com/hotline-desk/hotline/internal/smtptest"
 	"github.com/hotline-desk/hotline/internal/testenv"
 )
-
-// relaySink is a real SMTP server standing in for mail.relay.
-type relaySink struct {
-	mu   sync.Mutex
-	msgs [][]byte
-	addr string
-}
-
-func (k *relaySink) NewSession(*smtp.Conn) (smtp.Session, error) { return &relaySession{k: k}, nil }
-
-type relaySession struct{ k *relaySink }
-
-func (s *relaySession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *relaySession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *relaySession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err == nil {
-		s.k.mu.Lock()
-		s.k.msgs = append(s.k.msgs, b)
-		s.k.mu.Unlock()
-	}
-	return err
-}
-func (s *relaySession) Reset()        {}
-func (s *relaySession) Logout() error { return nil }
-
-func startRelay(t *testing.T) *relaySink {
-	k := &relaySink{}
-	srv := smtp.NewServer(k)
-	srv.Domain = "relay.test"
-	srv.MaxMessageBytes = 64 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return k
-}
 
 // sentMail is one fax-to-mail message as the relay got it.
 type sentMail struct {
@@ -69,37 +23,17 @@ type sentMail struct {
 	pdf                              []byte
 }
 
-func (k *relaySink) mails(t *testing.T) []sentMail {
+func sentMails(t *testing.T, k *smtptest.Sink) []sentMail {
 	t.Helper()
-	k.mu.Lock()
-	raw := append([][]byte(nil), k.msgs...)
-	k.mu.Unlock()
 	var out []sentMail
-	for _, b := range raw {
-		mr, err := mail.CreateReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m sentMail
-		m.ticket = mr.Header.Get("X-Hotline-Ticket")
-		m.messageID, _ = mr.Header.MessageID()
-		m.subject, _ = mr.Header.Subject()
-		for {
-			p, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(p.Body)
-			switch h := p.Header.(type) {
-			case *mail.InlineHeader:
-				m.text += string(body)
-			case *mail.AttachmentHeader:
-				if ct, _, _ := h.ContentType(); ct == "application/pdf" {
-					m.pdf = body
-				}
+	for _, msg := range k.Messages() {
+		p := smtptest.Parse(t, msg.Data)
+		m := sentMail{ticket: p.Header.Get("X-Hotline-Ticket"), text: p.Text}
+		m.messageID, _ = p.Header.MessageID()
+		m.subject, _ = p.Header.Subject()
+		for _, f := range p.Files {
+			if f.ContentType == "application/pdf" {
+				m.pdf = f.Data
 			}
 		}
 		out = append(out, m)
@@ -234,15 +168,15 @@ func pdfPages(t *testing.T, pdf []byte) int {
 // and one handed over by `hotline fax ingest`, each give a ticket and one
 // fax-to-mail message with a 3-page PDF through a real SMTP relay.
 func TestFaxEndToEnd(t *testing.T) {
-	relay := startRelay(t)
-	cfg := writeFaxConfig(t, relay.addr)
+	relay := smtptest.Start(t)
+	cfg := writeFaxConfig(t, relay.Addr)
 	data := t.TempDir()
 	g := startFaxGateway(t, cfg, data)
 	inbox := filepath.Join(data, "fax-inbox")
 
 	dropFax(t, inbox, "fax-0001.tif", uniqueFax(1), "0532-55578279")
-	waitUntil(t, 30*time.Second, "the inbox fax's mail", func() bool { return len(relay.mails(t)) == 1 })
-	first := relay.mails(t)[0]
+	waitUntil(t, 30*time.Second, "the inbox fax's mail", func() bool { return len(sentMails(t, relay)) == 1 })
+	first := sentMails(t, relay)[0]
 	if countFiles(filepath.Join(inbox, "done"), ".tif") != 1 {
 		t.Error("the fax is not in done/")
 	}
@@ -257,7 +191,7 @@ func TestFaxEndToEnd(t *testing.T) {
 	if !regexp.MustCompile(`^HL-\d{8}-\d{4} created: 3 pages, received`).Match(out) {
 		t.Errorf("fax ingest printed %q", out)
 	}
-	waitUntil(t, 30*time.Second, "the ingested fax's mail", func() bool { return len(relay.mails(t)) == 2 })
+	waitUntil(t, 30*time.Second, "the ingested fax's mail", func() bool { return len(sentMails(t, relay)) == 2 })
 
 	// The same file again is the same fax: one ticket, no second mail.
 	out, err = exec.Command(binary, "fax", "ingest", file, "--from", "13800138000", "--data", data, "--config", cfg,
@@ -266,7 +200,7 @@ func TestFaxEndToEnd(t *testing.T) {
 		t.Errorf("second ingest: %v %s", err, out)
 	}
 	time.Sleep(500 * time.Millisecond)
-	mails := relay.mails(t)
+	mails := sentMails(t, relay)
 	if len(mails) != 2 {
 		t.Fatalf("%d mails, want 2", len(mails))
 	}
@@ -284,7 +218,6 @@ func TestFaxEndToEnd(t *testing.T) {
 	}
 
 	// A wrong token is refused, and the command says so with its exit code.
-	os.WriteFile(filepath.Join(t.TempDir(), "x"), nil, 0o644)
 	bad := t.TempDir()
 	os.WriteFile(filepath.Join(bad, "admin-token"), []byte("wrong\n"), 0o600)
 	if out, err := exec.Command(binary, "fax", "ingest", file, "--from", "1", "--data", bad, "--url", "http://"+g.addr).CombinedOutput(); err == nil {
@@ -296,15 +229,15 @@ func TestFaxEndToEnd(t *testing.T) {
 		!strings.Contains(string(out), "taken: done/") {
 		t.Errorf("simulate fax: %v\n%s", err, out)
 	}
-	waitUntil(t, 30*time.Second, "the simulated fax's mail", func() bool { return len(relay.mails(t)) == 3 })
+	waitUntil(t, 30*time.Second, "the simulated fax's mail", func() bool { return len(sentMails(t, relay)) == 3 })
 }
 
 // TestFaxIngestWithoutGateway: with no gateway running, `hotline fax
 // ingest` writes the ticket to the store itself; the gateway sends the
 // fax-to-mail message when it starts.
 func TestFaxIngestWithoutGateway(t *testing.T) {
-	relay := startRelay(t)
-	cfg := writeFaxConfig(t, relay.addr)
+	relay := smtptest.Start(t)
+	cfg := writeFaxConfig(t, relay.Addr)
 	data := t.TempDir()
 	file := filepath.Join(t.TempDir(), "q2.tif")
 	os.WriteFile(file, uniqueFax(3), 0o644)
@@ -322,7 +255,7 @@ func TestFaxIngestWithoutGateway(t *testing.T) {
 		t.Fatalf("fax ingest of junk: %v\n%s", err, out)
 	}
 	startFaxGateway(t, cfg, data)
-	waitUntil(t, 30*time.Second, "the queued mails", func() bool { return len(relay.mails(t)) == 2 })
+	waitUntil(t, 30*time.Second, "the queued mails", func() bool { return len(sentMails(t, relay)) == 2 })
 	// Bad usage exits non-zero.
 	if err := exec.Command(binary, "fax", "ingest", "--from", "1").Run(); err == nil {
 		t.Error("ingest without a file exited 0")
@@ -334,8 +267,8 @@ func TestFaxIngestWithoutGateway(t *testing.T) {
 // none is left behind or duplicated.
 func TestFaxInboxKill(t *testing.T) {
 	const faxes = 50
-	relay := startRelay(t)
-	cfg := writeFaxConfig(t, relay.addr)
+	relay := smtptest.Start(t)
+	cfg := writeFaxConfig(t, relay.Addr)
 	data := t.TempDir()
 	inbox := filepath.Join(data, "fax-inbox")
 	os.MkdirAll(inbox, 0o750)
@@ -350,7 +283,7 @@ func TestFaxInboxKill(t *testing.T) {
 	}
 	g.cmd.Wait()
 	taken := countFiles(done, ".tif")
-	t.Logf("killed with %d of %d faxes moved to done/, %d mails sent", taken, faxes, len(relay.mails(t)))
+	t.Logf("killed with %d of %d faxes moved to done/, %d mails sent", taken, faxes, len(sentMails(t, relay)))
 	if taken == faxes {
 		t.Log("every fax was taken before the kill; the restart checks idempotency only")
 	}
@@ -359,10 +292,10 @@ func TestFaxInboxKill(t *testing.T) {
 	// A mail job leased by the killed process is due again when its lease
 	// (2 min) runs out.
 	waitUntil(t, 4*time.Minute, "every fax in done/ and every mail sent", func() bool {
-		return countFiles(done, ".tif") == faxes && countFiles(inbox, ".tif") == 0 && distinctTickets(relay.mails(t)) == faxes
+		return countFiles(done, ".tif") == faxes && countFiles(inbox, ".tif") == 0 && distinctTickets(sentMails(t, relay)) == faxes
 	})
 	time.Sleep(time.Second)
-	mails := relay.mails(t)
+	mails := sentMails(t, relay)
 	perTicket := map[string]map[string]bool{}
 	for _, m := range mails {
 		if perTicket[m.ticket] == nil {

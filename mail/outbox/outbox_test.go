@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/hotline-desk/hotline/channels"
+	"github.com/hotline-desk/hotline/internal/smtptest"
 	"github.com/hotline-desk/hotline/jobs"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/ticketing"
@@ -305,31 +306,14 @@ func TestQueuedWithTicket(t *testing.T) {
 	stop := f.run(t, nil)
 	defer stop()
 	waitFor(t, "the mail", func() bool { return f.sink.count() == 1 })
-	mr, err := mail.CreateReader(strings.NewReader(string(f.sink.msgs[0].data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if subject, _ := mr.Header.Subject(); subject != "传真 "+r.Ticket+" ["+r.Ticket+"]" {
+	m := smtptest.Parse(t, f.sink.msgs[0].data)
+	if subject, _ := m.Header.Subject(); subject != "传真 "+r.Ticket+" ["+r.Ticket+"]" {
 		t.Errorf("subject %q", subject)
 	}
-	var text string
+	text := m.Text
 	var files []string
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(p.Body)
-		switch h := p.Header.(type) {
-		case *mail.InlineHeader:
-			text = string(b)
-		case *mail.AttachmentHeader:
-			name, _ := h.Filename()
-			files = append(files, name+"="+string(b))
-		}
+	for name, file := range m.Files {
+		files = append(files, name+"="+string(file.Data))
 	}
 	if text != "工单：http://desk/tickets/"+r.Ticket || len(files) != 1 || files[0] != "fax.pdf=%PDF-1.4 named" {
 		t.Errorf("text %q, files %q", text, files)
