@@ -147,11 +147,11 @@ func (s *Service) Process(ctx context.Context, d channels.FaxDocument) (Outcome,
 		return o, fmt.Errorf("fax %s from %s: %w", d.ExternalID, d.Caller, err)
 	}
 	o.Receipt = r
-	status := o.Status
+	status, pages := o.Status, o.Pages
 	if r.Duplicate {
-		status = "duplicate"
+		status, pages = "duplicate", 0 // counted the first time
 	}
-	s.mon.FaxReceived(d.Source, status, o.Pages)
+	s.mon.FaxReceived(d.Source, status, pages)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "fax taken", slog.String("ticket", r.Ticket), slog.String("source", d.Source),
 		slog.String("caller", d.Caller), slog.String("status", status), slog.Int("pages", o.Pages),
 		slog.String("method", method), slog.Duration("conversion", time.Since(start)))

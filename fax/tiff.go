@@ -127,6 +127,9 @@ func ReadTIFF(data []byte, lim Limits) (*TIFF, error) {
 		t.Pages = append(t.Pages, p)
 		off = next
 	}
+	if len(t.Pages) == 0 {
+		return nil, fmt.Errorf("%w: no pages", ErrTruncated)
+	}
 	return t, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -214,6 +215,20 @@ func TestFaxEndToEnd(t *testing.T) {
 		}
 		if m.pdf == nil || pdfPages(t, m.pdf) != 3 {
 			t.Errorf("mail %d: no 3-page PDF", i+1)
+		}
+	}
+
+	resp, err := http.Get("http://" + g.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`hotline_fax_received_total{source="inbox",status="received"} 1`,
+		`hotline_fax_received_total{source="ingest",status="duplicate"} 1`, `hotline_fax_pages_total{source="ingest"} 3`,
+		`hotline_fax_conversion_seconds_count{method="ccitt"} 3`, `hotline_fax_inbox_files_total{result="done"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 
