@@ -292,7 +292,7 @@ func TestFaxInboxKill(t *testing.T) {
 	}
 	g := startFaxGateway(t, cfg, data)
 	done := filepath.Join(inbox, "done")
-	waitUntil(t, 60*time.Second, "the first faxes taken", func() bool { return countFiles(done, ".tif") >= 3 })
+	waitUntil(t, 60*time.Second, "the first faxes taken", func() bool { return countFiles(done, ".tif") >= 20 })
 	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
