@@ -60,8 +60,13 @@ func ConvertTIFF(data []byte, lim Limits) (Conversion, error) {
 	}
 	pages := make([]pdfPage, 0, len(t.Pages))
 	methods := map[string]bool{}
+	budget := &decodeBudget{left: lim.MaxDecoded}
+	if budget.left <= 0 {
+		budget.left = DefaultLimits.MaxDecoded
+	}
+	budget.limit = budget.left
 	for i := range t.Pages {
-		p, method, err := convertPage(&t.Pages[i])
+		p, method, err := convertPage(&t.Pages[i], budget)
 		if err != nil {
 			return Conversion{}, fmt.Errorf("page %d: %w", i+1, err)
 		}
@@ -77,14 +82,14 @@ func ConvertTIFF(data []byte, lim Limits) (Conversion, error) {
 	return Conversion{PDF: writePDF(pages), Pages: len(pages), Method: method}, nil
 }
 
-func convertPage(p *Page) (pdfPage, string, error) {
+func convertPage(p *Page, budget *decodeBudget) (pdfPage, string, error) {
 	w, h := pageSize(p.Width, p.Height, p.XRes, p.YRes)
 	out := pdfPage{width: w, height: h, pageRows: p.Height}
 	var err error
 	method := ""
 	switch p.Compression {
 	case CompressionCCITTRLE, CompressionG3, CompressionG4:
-		out.images, err = ccittImages(p)
+		out.images, err = ccittImages(p, budget)
 		method = "ccitt"
 		if p.Compression == CompressionG4 && len(p.Strips) > 1 {
 			method = "decoded"
@@ -93,7 +98,7 @@ func convertPage(p *Page) (pdfPage, string, error) {
 		out.images, err = jpegImages(p)
 		method = "jpeg"
 	case CompressionNone, CompressionLZW, CompressionDeflate, CompressionDeflate2, CompressionPackBits:
-		out.images, err = decodedImages(p)
+		out.images, err = decodedImages(p, budget)
 		method = "decoded"
 	case CompressionOldJPEG:
 		err = fmt.Errorf("%w: old-style JPEG (compression 6)", ErrUnsupported)
@@ -107,7 +112,7 @@ func convertPage(p *Page) (pdfPage, string, error) {
 // into one image: each coded row stands on its own (1-D) or each strip
 // starts with a 1-D row (2-D), so the joined data decodes as one page. A
 // G4 page of one strip is copied as it is; of several, see g4Strips.
-func ccittImages(p *Page) ([]pdfImage, error) {
+func ccittImages(p *Page, budget *decodeBudget) ([]pdfImage, error) {
 	if p.BitsPerSample != 1 || p.SamplesPerPixel != 1 {
 		return nil, fmt.Errorf("%w: CCITT with %d samples of %d bits", ErrUnsupported, p.SamplesPerPixel, p.BitsPerSample)
 	}
@@ -146,7 +151,7 @@ func ccittImages(p *Page) ([]pdfImage, error) {
 		}
 		return []pdfImage{ccittImage(p.Width, p.Height, c, data)}, nil
 	}
-	return g4Strips(p, strips, c)
+	return g4Strips(p, strips, c, budget)
 }
 
 // g4Strips is the one CCITT case that is decoded: a G4 page of several
@@ -155,8 +160,11 @@ func ccittImages(p *Page) ([]pdfImage, error) {
 // do not render to the same pixels as one image (the joins fall between
 // device pixels). The strips are decoded and the page written as one
 // Flate-compressed bilevel image.
-func g4Strips(p *Page, strips [][]byte, c ccittParams) ([]pdfImage, error) {
+func g4Strips(p *Page, strips [][]byte, c ccittParams, budget *decodeBudget) ([]pdfImage, error) {
 	rowBytes := (p.Width + 7) / 8
+	if err := budget.take(int64(rowBytes) * int64(p.Height)); err != nil {
+		return nil, err
+	}
 	raw := make([]byte, 0, rowBytes*p.Height)
 	for i, s := range strips {
 		rows := min(p.RowsPerStrip, p.Height-i*p.RowsPerStrip)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-desk/hotline/internal/testenv"
 )
@@ -181,8 +182,19 @@ func TestBadInput(t *testing.T) {
 		{"bomb-10000-pages", bombTIFF(10000), ErrTooLarge},
 		{"truncated-pdf", []byte("%PDF-1.4\n1 0 obj\n<< /Type /Page >>\n"), ErrTruncated},
 	}
+	cases = append(cases, struct {
+		name string
+		data []byte
+		want error
+	}{"deflate-bomb-64-pages", deflateBomb(64), ErrTooLarge})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			defer func() {
+				if d := time.Since(start); d > 15*time.Second {
+					t.Errorf("took %v", d)
+				}
+			}()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, err := Convert(c.data, DefaultLimits)
@@ -193,7 +205,11 @@ func TestBadInput(t *testing.T) {
 			if err.Error() == "" {
 				t.Fatal("empty reason")
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+			limit := uint64(32 << 20)
+			if strings.HasPrefix(c.name, "deflate-bomb") {
+				limit = uint64(DefaultLimits.MaxDecoded) * 3 // the decoded pages and their buffers
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > limit {
 				t.Errorf("allocated %d MiB on a %d-byte file", alloc>>20, len(c.data))
 			}
 			t.Logf("reason: %v", err)

@@ -9,15 +9,24 @@ import (
 	"golang.org/x/image/tiff/lzw"
 )
 
-// maxDecodedPage bounds the pixels one decoded page may take, so that a
-// small file claiming a huge uncompressed page cannot exhaust memory.
-const maxDecodedPage = 128 << 20
+// decodeBudget is what the decoding fallback may still produce for one
+// file (Limits.MaxDecoded), so that a small file claiming huge pages can
+// neither exhaust memory nor keep the converter busy for minutes.
+type decodeBudget struct{ left, limit int64 }
+
+func (b *decodeBudget) take(n int64) error {
+	if n > b.left {
+		return fmt.Errorf("%w: decoding would take more than the %d MiB allowed for one fax", ErrTooLarge, b.limit>>20)
+	}
+	b.left -= n
+	return nil
+}
 
 // decodedImages is the decoding fallback for pages that are not CCITT
 // coded (uncompressed, LZW, Deflate, PackBits: scans and screenshots sent
 // as faxes): the strips are decompressed to their samples and written as
 // one Flate-compressed image in the page's colour space.
-func decodedImages(p *Page) ([]pdfImage, error) {
+func decodedImages(p *Page, budget *decodeBudget) ([]pdfImage, error) {
 	if p.PlanarConfig != 1 && p.SamplesPerPixel > 1 {
 		return nil, fmt.Errorf("%w: separate colour planes", ErrUnsupported)
 	}
@@ -29,11 +38,10 @@ func decodedImages(p *Page) ([]pdfImage, error) {
 		return nil, err
 	}
 	rowBytes := (p.Width*p.SamplesPerPixel*p.BitsPerSample + 7) / 8
-	total := int64(rowBytes) * int64(p.Height)
-	if total > maxDecodedPage {
-		return nil, fmt.Errorf("%w: a page of %d×%d pixels would need %d MiB", ErrTooLarge, p.Width, p.Height, total>>20)
+	if err := budget.take(int64(rowBytes) * int64(p.Height)); err != nil {
+		return nil, fmt.Errorf("a page of %d×%d pixels: %w", p.Width, p.Height, err)
 	}
-	raw := make([]byte, 0, total)
+	var raw []byte // grown as strips decode: a lying header costs nothing
 	for i, s := range p.Strips {
 		rows := min(p.RowsPerStrip, p.Height-i*p.RowsPerStrip)
 		if rows <= 0 {

@@ -55,7 +55,7 @@ func FuzzConvert(f *testing.F) {
 			}
 		}
 	}
-	lim := Limits{MaxPages: 64, MaxWidth: 4864, MaxHeight: 8192, MaxStrips: 4096}
+	lim := Limits{MaxPages: 64, MaxWidth: 4864, MaxHeight: 8192, MaxStrips: 4096, MaxDecoded: 16 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conv, err := Convert(data, lim)
 		if err != nil {

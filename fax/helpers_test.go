@@ -2,6 +2,7 @@ package fax
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -206,4 +207,25 @@ func writeIFD(b *bytes.Buffer, entries [][3]uint32, more bool) {
 		next = uint32(off + 2 + 12*len(entries) + 4)
 	}
 	binary.Write(b, le, next)
+}
+
+// deflateBomb is a TIFF of n gray pages of 16384×8192 pixels (128 MiB
+// each) that share one Deflate strip of zeros: 130 KiB on disk.
+func deflateBomb(n int) []byte {
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	zero := make([]byte, 1<<20)
+	for range 128 {
+		zw.Write(zero)
+	}
+	zw.Close()
+	var b bytes.Buffer
+	b.WriteString("II*\x00")
+	binary.Write(&b, binary.LittleEndian, uint32(8+z.Len()))
+	b.Write(z.Bytes())
+	entries := [][3]uint32{{256, 4, 16384}, {257, 4, 8192}, {258, 3, 8}, {259, 3, 8}, {262, 3, 1}, {273, 4, 8}, {278, 4, 8192}, {279, 4, uint32(z.Len())}}
+	for i := range n {
+		writeIFD(&b, entries, i < n-1)
+	}
+	return b.Bytes()
 }

@@ -16,7 +16,7 @@ import (
 var (
 	ErrEmpty       = errors.New("the file is empty")
 	ErrNotTIFF     = errors.New("not a TIFF file")
-	ErrTruncated   = errors.New("the TIFF is truncated or damaged")
+	ErrTruncated   = errors.New("the file is truncated or damaged")
 	ErrTooLarge    = errors.New("the fax is too large")
 	ErrUnsupported = errors.New("unsupported TIFF")
 )
@@ -44,12 +44,16 @@ type Limits struct {
 	MaxHeight int
 	// MaxStrips bounds the strips of one page.
 	MaxStrips int
+	// MaxDecoded bounds the bytes the decoding fallback may produce for
+	// one file, all pages together: a small Deflate or LZW strip can
+	// claim a page of hundreds of megabytes.
+	MaxDecoded int64
 }
 
 // DefaultLimits fit any real fax: the longest faxes are a few hundred
 // pages; the widest (A3, ultra fine) are 4864 pixels; a continuous-paper
 // page at 400 dpi a few metres long.
-var DefaultLimits = Limits{MaxPages: 1000, MaxWidth: 1 << 14, MaxHeight: 1 << 17, MaxStrips: 1 << 17}
+var DefaultLimits = Limits{MaxPages: 1000, MaxWidth: 1 << 14, MaxHeight: 1 << 17, MaxStrips: 1 << 17, MaxDecoded: 256 << 20}
 
 // Page is one image of a TIFF (one IFD), as the PDF writer needs it. Strips
 // are slices of the file's bytes, not copies.
