@@ -106,6 +106,13 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 		return jobs.Permanent(fmt.Errorf("mail job %d: %w", j.ID, err))
 	}
 	id := s.MessageID(j)
+	if t != nil && sentBefore(t, id) {
+		// A run that died after the relay took the mail and the ticket
+		// recorded it, but before the job was marked done: sending again
+		// would deliver it twice.
+		s.log.Info("mail already sent; not sending it again", "ticket", t.Number, "message_id", id)
+		return nil
+	}
 	if t != nil {
 		// The thread key goes in before the mail leaves, so that even the
 		// fastest reply finds its ticket.
@@ -172,6 +179,23 @@ func attachNamed(m *channels.OutboundMail, t *ticketing.Ticket) error {
 		}
 	}
 	return nil
+}
+
+// sentBefore reports whether the ticket's timeline records the mail with
+// this Message-ID as sent.
+func sentBefore(t *ticketing.Ticket, id string) bool {
+	for _, e := range t.Events {
+		if e.Type != "mail_sent" {
+			continue
+		}
+		var d struct {
+			MessageID string `json:"message_id"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil && d.MessageID == "<"+id+">" {
+			return true
+		}
+	}
+	return false
 }
 
 func subjectFor(m *channels.OutboundMail, t *ticketing.Ticket) string {

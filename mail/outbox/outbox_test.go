@@ -319,3 +319,32 @@ func TestQueuedWithTicket(t *testing.T) {
 		t.Errorf("text %q, files %q", text, files)
 	}
 }
+
+// TestNotSentTwice: a mail job run again after its mail went out and was
+// recorded on the ticket (the process died before marking the job done)
+// does not deliver the mail a second time.
+func TestNotSentTwice(t *testing.T) {
+	f := setup(t, true)
+	ctx := context.Background()
+	r, err := f.intake.Submit(ctx, channels.Contact{Channel: ticketing.ChannelFax, ExternalID: "fax-twice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _ := json.Marshal(channels.OutboundMail{Purpose: "fax", To: []string{"servicedesk@example.com"}, Subject: "传真", Text: "x"})
+	job := &ticketing.Job{ID: 7, Kind: channels.JobMailSend, TicketID: r.TicketID, Args: args, Attempt: 1, CreatedAt: time.Now()}
+	if err := f.sender.Work(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	job.Attempt = 2
+	if err := f.sender.Work(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.sink.count(); n != 1 {
+		t.Fatalf("%d deliveries, want 1", n)
+	}
+	// Another job (another Message-ID) for the same ticket is sent.
+	job.ID = 8
+	if err := f.sender.Work(ctx, job); err != nil || f.sink.count() != 2 {
+		t.Fatalf("a second mail was not sent: %v, %d deliveries", err, f.sink.count())
+	}
+}
