@@ -65,6 +65,18 @@ func ConvertTIFF(data []byte, lim Limits) (Conversion, error) {
 		budget.left = DefaultLimits.MaxDecoded
 	}
 	budget.limit = budget.left
+	// Refuse at once a file whose pages claim more decoding than allowed,
+	// rather than after decoding the first ones.
+	var claimed int64
+	for i := range t.Pages {
+		if p := &t.Pages[i]; needsDecoding(p) {
+			claimed += int64((p.Width*p.SamplesPerPixel*p.BitsPerSample+7)/8) * int64(p.Height)
+		}
+	}
+	if claimed > budget.limit {
+		return Conversion{}, fmt.Errorf("%w: its pages would decode to %d MiB, more than the %d MiB allowed for one fax",
+			ErrTooLarge, claimed>>20, budget.limit>>20)
+	}
 	for i := range t.Pages {
 		p, method, err := convertPage(&t.Pages[i], budget)
 		if err != nil {
@@ -80,6 +92,17 @@ func ConvertTIFF(data []byte, lim Limits) (Conversion, error) {
 		}
 	}
 	return Conversion{PDF: writePDF(pages), Pages: len(pages), Method: method}, nil
+}
+
+// needsDecoding reports whether a page goes through the decoding fallback.
+func needsDecoding(p *Page) bool {
+	switch p.Compression {
+	case CompressionNone, CompressionLZW, CompressionDeflate, CompressionDeflate2, CompressionPackBits:
+		return true
+	case CompressionG4:
+		return len(p.Strips) > 1
+	}
+	return false
 }
 
 func convertPage(p *Page, budget *decodeBudget) (pdfPage, string, error) {
