@@ -18,6 +18,7 @@ import (
 	"github.com/hotline-desk/hotline/api"
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
+	"github.com/hotline-desk/hotline/fax"
 	"github.com/hotline-desk/hotline/jobs"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/metrics"
@@ -42,6 +43,9 @@ type gateway struct {
 	runner *jobs.Runner
 	group  *channels.Group
 	mounts []func(mux *http.ServeMux, auth func(http.HandlerFunc) http.HandlerFunc)
+	// faxes takes faxes from the inbox, `hotline fax ingest` and fax
+	// providers' mail (serve_fax.go).
+	faxes *fax.Service
 }
 
 func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
@@ -137,7 +141,7 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 // the intake (or, for calls, the journal-backed intake) and nothing of the
 // store. Each channel's wiring is a function in its serve_*.go file.
 func (g *gateway) wireChannels(ctx context.Context) error {
-	for _, wire := range []func(ctx context.Context) error{} {
+	for _, wire := range []func(ctx context.Context) error{g.wireFax} {
 		if err := wire(ctx); err != nil {
 			return err
 		}

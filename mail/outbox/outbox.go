@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/smtp"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,7 +97,22 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 			return err
 		}
 	}
+	if t != nil && m.ExpandTicket {
+		for _, f := range []*string{&m.Subject, &m.Text, &m.HTML} {
+			*f = strings.ReplaceAll(*f, "{ticket}", t.Number)
+		}
+	}
+	if err := attachNamed(&m, t); err != nil {
+		return jobs.Permanent(fmt.Errorf("mail job %d: %w", j.ID, err))
+	}
 	id := s.MessageID(j)
+	if t != nil && sentBefore(t, id) {
+		// A run that died after the relay took the mail and the ticket
+		// recorded it, but before the job was marked done: sending again
+		// would deliver it twice.
+		s.log.Info("mail already sent; not sending it again", "ticket", t.Number, "message_id", id)
+		return nil
+	}
 	if t != nil {
 		// The thread key goes in before the mail leaves, so that even the
 		// fastest reply finds its ticket.
@@ -145,6 +161,41 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 		}
 	}
 	return nil
+}
+
+// attachNamed adds the ids of the ticket's files named in m.AttachNamed
+// to m.Attachments.
+func attachNamed(m *channels.OutboundMail, t *ticketing.Ticket) error {
+	for _, name := range m.AttachNamed {
+		if t == nil {
+			return errors.New("attachments need a ticket")
+		}
+		i := slices.IndexFunc(t.Attachments, func(a ticketing.Attachment) bool { return a.Name == name })
+		if i < 0 {
+			return fmt.Errorf("ticket %s has no file %q to attach", t.Number, name)
+		}
+		if id := t.Attachments[i].ID; !slices.Contains(m.Attachments, id) {
+			m.Attachments = append(m.Attachments, id)
+		}
+	}
+	return nil
+}
+
+// sentBefore reports whether the ticket's timeline records the mail with
+// this Message-ID as sent.
+func sentBefore(t *ticketing.Ticket, id string) bool {
+	for _, e := range t.Events {
+		if e.Type != "mail_sent" {
+			continue
+		}
+		var d struct {
+			MessageID string `json:"message_id"`
+		}
+		if json.Unmarshal(e.Data, &d) == nil && d.MessageID == "<"+id+">" {
+			return true
+		}
+	}
+	return false
 }
 
 func subjectFor(m *channels.OutboundMail, t *ticketing.Ticket) string {

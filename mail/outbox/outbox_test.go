@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/hotline-desk/hotline/channels"
+	"github.com/hotline-desk/hotline/internal/smtptest"
 	"github.com/hotline-desk/hotline/jobs"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/ticketing"
@@ -283,4 +284,67 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// TestQueuedWithTicket: a mail committed with its ticket names the
+// ticket's files and number before they exist (fax-to-mail).
+func TestQueuedWithTicket(t *testing.T) {
+	f := setup(t, true)
+	ctx := context.Background()
+	job, err := channels.MailJob(0, channels.OutboundMail{Purpose: "fax", To: []string{"servicedesk@example.com"},
+		Subject: "传真 {ticket}", Text: "工单：http://desk/tickets/{ticket}", AttachNamed: []string{"fax.pdf"}, ExpandTicket: true}, "fax:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.intake.Submit(ctx, channels.Contact{Channel: ticketing.ChannelFax, ExternalID: "fax-named",
+		Attachments: []channels.Attachment{{Name: "fax.tif", ContentType: "image/tiff", Data: []byte("II*\x00")},
+			{Name: "fax.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4 named")}},
+		Jobs: []ticketing.JobSpec{job}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := f.run(t, nil)
+	defer stop()
+	waitFor(t, "the mail", func() bool { return f.sink.count() == 1 })
+	m := smtptest.Parse(t, f.sink.msgs[0].data)
+	if subject, _ := m.Header.Subject(); subject != "传真 "+r.Ticket+" ["+r.Ticket+"]" {
+		t.Errorf("subject %q", subject)
+	}
+	text := m.Text
+	var files []string
+	for name, file := range m.Files {
+		files = append(files, name+"="+string(file.Data))
+	}
+	if text != "工单：http://desk/tickets/"+r.Ticket || len(files) != 1 || files[0] != "fax.pdf=%PDF-1.4 named" {
+		t.Errorf("text %q, files %q", text, files)
+	}
+}
+
+// TestNotSentTwice: a mail job run again after its mail went out and was
+// recorded on the ticket (the process died before marking the job done)
+// does not deliver the mail a second time.
+func TestNotSentTwice(t *testing.T) {
+	f := setup(t, true)
+	ctx := context.Background()
+	r, err := f.intake.Submit(ctx, channels.Contact{Channel: ticketing.ChannelFax, ExternalID: "fax-twice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _ := json.Marshal(channels.OutboundMail{Purpose: "fax", To: []string{"servicedesk@example.com"}, Subject: "传真", Text: "x"})
+	job := &ticketing.Job{ID: 7, Kind: channels.JobMailSend, TicketID: r.TicketID, Args: args, Attempt: 1, CreatedAt: time.Now()}
+	if err := f.sender.Work(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	job.Attempt = 2
+	if err := f.sender.Work(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.sink.count(); n != 1 {
+		t.Fatalf("%d deliveries, want 1", n)
+	}
+	// Another job (another Message-ID) for the same ticket is sent.
+	job.ID = 8
+	if err := f.sender.Work(ctx, job); err != nil || f.sink.count() != 2 {
+		t.Fatalf("a second mail was not sent: %v, %d deliveries", err, f.sink.count())
+	}
 }
