@@ -118,7 +118,7 @@ func (e *VendorError) Temporary() bool {
 	switch {
 	case e.Vendor == WeCom && e.Code == 45009, // 接口调用超过限制
 		e.Vendor == DingTalk && e.Code == 130101, // 发送太快
-		e.Vendor == Feishu && e.Code == 11232: // 触发频控
+		e.Vendor == Feishu && e.Code == 11232:    // 触发频控
 		return true
 	}
 	return false
