@@ -99,6 +99,14 @@ func (c *Change) Has(typ string) bool {
 	return false
 }
 
+// Use adds hooks after those of the config. Call it while wiring, before
+// the desk takes any change.
+func (d *Desk) Use(hooks ...Hook) { d.hooks = append(d.hooks, hooks...) }
+
+// UsePriority sets the impact × urgency matrix of updates. Call it while
+// wiring.
+func (d *Desk) UsePriority(f func(impact, urgency string) (Priority, error)) { d.priority = f }
+
 func (d *Desk) runHooks(ctx context.Context, c *Change) error {
 	for _, h := range d.hooks {
 		if err := h.Change(ctx, c); err != nil {

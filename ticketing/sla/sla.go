@@ -54,6 +54,7 @@ type Monitor interface {
 	SLAWarned(priority, clock string)
 	SLABreached(priority, clock string)
 	Escalated(tier int)
+	TimerLag(d time.Duration)
 }
 
 type Config struct {
@@ -225,6 +226,7 @@ func (c *Clocks) Work(ctx context.Context, j *ticketing.Job) error {
 	if c.desk == nil {
 		return errors.New("sla clocks are not attached to a desk")
 	}
+	c.monitor().TimerLag(c.desk.Now().Sub(j.RunAt))
 	var next time.Time
 	fired, err := c.desk.Fire(ctx, ticketing.FireParams{
 		TicketID: j.TicketID, Actor: "system:sla",
@@ -341,6 +343,7 @@ type nopMonitor struct{}
 func (nopMonitor) SLAWarned(string, string)   {}
 func (nopMonitor) SLABreached(string, string) {}
 func (nopMonitor) Escalated(int)              {}
+func (nopMonitor) TimerLag(time.Duration)     {}
 
 // StepData is the data of a warning, breach or escalation event, for the
 // notifications that tell people about it.
