@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-desk/hotline/config"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
@@ -311,5 +312,26 @@ func TestEscalationOnceAcrossInstances(t *testing.T) {
 	t.Logf("escalation fired %v after the due time, by the surviving instance", lag)
 	if lag < 0 || lag > time.Second {
 		t.Errorf("escalation lag %v: want within the 1 s timer lag", lag)
+	}
+}
+
+func TestWeeklyReportSchedule(t *testing.T) {
+	cfg := config.Default()
+	cfg.Reports.Weekly.Day, cfg.Reports.Weekly.At = "mon", "08:00"
+	w := &weeklyReport{cfg: cfg}
+	loc := cfg.Desk.Location()
+	for after, want := range map[string]string{
+		"2026-09-30 12:00": "2026-10-05 08:00", // Wednesday: next Monday
+		"2026-10-05 07:59": "2026-10-05 08:00", // Monday morning: today
+		"2026-10-05 08:00": "2026-10-12 08:00", // the run itself: a week on
+	} {
+		at, _ := time.ParseInLocation("2006-01-02 15:04", after, loc)
+		j := w.next(at)
+		if got := j.RunAt.In(loc).Format("2006-01-02 15:04"); got != want || j.UniqueKey != "report:weekly:"+want[:10] {
+			t.Errorf("after %s: %s %s, want %s", after, got, j.UniqueKey, want)
+		}
+	}
+	if out, err := exec.Command(binary, "report", "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage") {
+		t.Errorf("report --help: %v\n%s", err, out)
 	}
 }

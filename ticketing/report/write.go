@@ -209,11 +209,12 @@ func Chart(k *KPI) ([]byte, error) {
 		vol.Legend.Add(string(c), bars)
 	}
 	vol.Legend.Top = true
-	vol.NominalX(names...)
-	if len(names) > 16 {
-		vol.X.Tick.Label.Rotation = 1.2
-		vol.X.Tick.Label.XAlign, vol.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	peak := 1
+	for _, d := range k.Daily {
+		peak = max(peak, d.Tickets)
 	}
+	vol.Y.Max = float64(peak) * 1.3 // room for the legend above the bars
+	vol.NominalX(names...)
 
 	trend := plot.New()
 	trend.Title.Text = "SLA compliance per day"
@@ -241,6 +242,12 @@ func Chart(k *KPI) ([]byte, error) {
 	}
 	trend.NominalX(names...)
 	trend.Legend.Top, trend.Legend.Left = false, true
+	if len(names) > 16 {
+		for _, p := range []*plot.Plot{vol, trend} {
+			p.X.Tick.Label.Rotation = 1.2
+			p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+		}
+	}
 
 	const w, h = 10 * vg.Inch, 7 * vg.Inch
 	img := vgimg.New(w, h)
