@@ -24,9 +24,11 @@ import (
 )
 
 // TimerLease is how long an instance holds an SLA or auto-close timer it
-// claimed. Their handlers take milliseconds; when an instance dies holding
-// one, another fires it after at most this long.
-const TimerLease = 5 * time.Second
+// claimed. Their handlers take milliseconds (the runner cuts them at three
+// quarters of the lease); an instance that dies in those milliseconds
+// leaves the timer to another after at most this long. Exactly once does
+// not rest on the lease: the effect commits only with the lease still held.
+const TimerLease = 2 * time.Second
 
 // JobWeeklyReport mails the weekly report to the managers.
 const JobWeeklyReport = "report.weekly"
