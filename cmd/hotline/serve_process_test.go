@@ -96,6 +96,17 @@ func TestDuesInTicketJSON(t *testing.T) {
 	if tk.ResolveDue == nil || tk.ResolveDue.In(loc).Format("2006-01-02 15:04") != "2026-10-10 16:00" {
 		t.Errorf("resolve_due %v, want 2026-10-10 16:00 +08:00", tk.ResolveDue)
 	}
+	// Impact × urgency sets the priority, and the dues follow the change:
+	// P1 is 4 s / 1 h on 24x7 in this config.
+	if code := in.call(t, "PATCH", "/api/v1/tickets/"+tk.Number, map[string]string{"impact": "high", "urgency": "high"}, &tk); code != 200 {
+		t.Fatalf("patch impact and urgency: %d %s", code, tk.Error)
+	}
+	if tk.Priority != "P1" || tk.ResolveDue == nil || tk.ResolveDue.In(loc).Format("2006-01-02 15:04") != "2026-09-30 17:00" {
+		t.Errorf("after impact high × urgency high: priority %s, resolve_due %v", tk.Priority, tk.ResolveDue)
+	}
+	if code := in.call(t, "PATCH", "/api/v1/tickets/"+tk.Number, map[string]string{"impact": "high"}, &tk); code != 400 {
+		t.Errorf("impact without urgency: %d", code)
+	}
 	// The same ticket in the KPI report of its day, in every format.
 	var k map[string]any
 	if code := in.call(t, "GET", "/api/v1/reports/kpi?from=2026-09-30&to=2026-09-30", nil, &k); code != 200 || k["tickets"] != 1.0 {
