@@ -121,6 +121,7 @@ type processStore interface {
 	KBList(ctx context.Context, p KBListParams) ([]*KBArticle, error)
 	KBSearch(ctx context.Context, p KBSearchParams) ([]*KBArticle, error)
 	ReportTickets(ctx context.Context, p ReportParams) ([]*ReportRow, error)
+	ReportContacts(ctx context.Context, p ReportParams) (map[Channel]int, error)
 	SecretGet(ctx context.Context, name string, fresh []byte) ([]byte, error)
 }
 

@@ -73,7 +73,9 @@ type Store interface {
 	//   and fills in a with it). KBUpdate writes a if it is still at
 	//   version (else ErrConflict). KBSearch returns the articles holding
 	//   any of the terms, unranked. ReportTickets returns the tickets
-	//   received in a period with their call outcomes. SecretGet returns
+	//   received in a period with their call outcomes; ReportContacts
+	//   counts the contacts (tickets opened and contacts appended) made in
+	//   it, by channel. SecretGet returns
 	//   the secret of that name, storing fresh first if there is none, so
 	//   that every instance on one database signs alike.
 	processStore

@@ -17,6 +17,7 @@ import (
 // Store is what the report reads.
 type Store interface {
 	ReportTickets(ctx context.Context, p ticketing.ReportParams) ([]*ticketing.ReportRow, error)
+	ReportContacts(ctx context.Context, p ticketing.ReportParams) (map[ticketing.Channel]int, error)
 }
 
 // Period is a span of local dates in the desk's timezone, both inclusive.
@@ -84,6 +85,11 @@ type KPI struct {
 	Timezone string `json:"timezone"`
 	// GeneratedAt is the moment SLA clocks still running were judged at.
 	GeneratedAt time.Time `json:"generated_at"`
+
+	// Contacts are the tickets opened and the contacts appended to
+	// tickets (a reply, a second call) in the period, by their time.
+	Contacts          int            `json:"contacts"`
+	ContactsByChannel map[string]int `json:"contacts_by_channel"`
 
 	Tickets          int            `json:"tickets"`
 	TicketsByChannel map[string]int `json:"tickets_by_channel"`
@@ -183,11 +189,21 @@ func Missing(r *ticketing.ReportRow) []string {
 // Generate reads the period's tickets and computes the KPIs, judging SLA
 // clocks still running at now.
 func Generate(ctx context.Context, st Store, p Period, now time.Time) (*KPI, error) {
-	rows, err := st.ReportTickets(ctx, ticketing.ReportParams{From: p.From.UTC(), To: p.end().UTC()})
+	span := ticketing.ReportParams{From: p.From.UTC(), To: p.end().UTC()}
+	rows, err := st.ReportTickets(ctx, span)
 	if err != nil {
 		return nil, fmt.Errorf("report %s..%s: %w", p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), err)
 	}
-	return Compute(rows, p, now), nil
+	contacts, err := st.ReportContacts(ctx, span)
+	if err != nil {
+		return nil, fmt.Errorf("report %s..%s: %w", p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), err)
+	}
+	k := Compute(rows, p, now)
+	for ch, n := range contacts {
+		k.Contacts += n
+		k.ContactsByChannel[string(ch)] += n
+	}
+	return k, nil
 }
 
 type ratio struct{ ok, n int }
@@ -226,10 +242,10 @@ func slaMet(done, due *time.Time, now time.Time) (met, decided bool) {
 // Compute makes the KPIs of rows (the tickets received in p).
 func Compute(rows []*ticketing.ReportRow, p Period, now time.Time) *KPI {
 	k := &KPI{From: p.From.Format(time.DateOnly), To: p.To.Format(time.DateOnly), Timezone: p.Loc.String(),
-		GeneratedAt: now.UTC(), TicketsByChannel: map[string]int{}, TicketsByKind: map[string]int{},
+		GeneratedAt: now.UTC(), ContactsByChannel: map[string]int{}, TicketsByChannel: map[string]int{}, TicketsByKind: map[string]int{},
 		TicketsByStatus: map[string]int{}, Incomplete: []Incomplete{}, Daily: []Day{}}
 	for _, c := range ticketing.Channels {
-		k.TicketsByChannel[string(c)] = 0
+		k.TicketsByChannel[string(c)], k.ContactsByChannel[string(c)] = 0, 0
 	}
 	for _, kd := range ticketing.Kinds {
 		k.TicketsByKind[string(kd)] = 0

@@ -104,7 +104,13 @@ func load(t *testing.T, st ticketing.Store) map[string]string {
 		tk := ticketing.Ticket{Channel: s.channel, Kind: s.kind, Priority: s.priority, Status: ticketing.StatusNew, Tier: 1,
 			Subject: s.subject, Description: s.desc, Caller: ticketing.Party{Name: s.name, Phone: s.phone, Email: s.email},
 			ReceivedAt: at(s.received), CreatedAt: at(s.received), UpdatedAt: at(s.received)}
-		var evs []ticketing.Event
+		evs := []ticketing.Event{ticketing.NewEvent(at(s.received), ticketing.EventCreated, "channel:"+string(s.channel),
+			map[string]string{"channel": string(s.channel)})}
+		if s.name == "T2" {
+			// The customer wrote again: a second contact on the same ticket.
+			evs = append(evs, ticketing.NewEvent(at("2026-09-28 12:00"), ticketing.EventContact, "channel:email",
+				map[string]string{"channel": "email", "body": "补充"}))
+		}
 		switch {
 		case strings.HasPrefix(s.call, "answered:"):
 			var wait float64
@@ -178,10 +184,13 @@ func TestKPIOnSeededData(t *testing.T) {
 			// Worked out by hand from the seeds:
 			want := &KPI{
 				From: "2026-09-28", To: "2026-09-30", Timezone: "Asia/Shanghai", GeneratedAt: at("2026-10-05 12:00"),
-				Tickets:          6, // T6 and T7 lie outside
-				TicketsByChannel: map[string]int{"phone": 3, "email": 1, "fax": 1, "web": 1},
-				TicketsByKind:    map[string]int{"incident": 3, "service_request": 1, "complaint": 1, "inquiry": 1},
-				TicketsByStatus:  map[string]int{"closed": 2, "resolved": 1, "new": 1, "in_progress": 1, "assigned": 1},
+				// Six tickets opened in the period and T2's second mail.
+				Contacts:          7,
+				ContactsByChannel: map[string]int{"phone": 3, "email": 2, "fax": 1, "web": 1},
+				Tickets:           6, // T6 and T7 lie outside
+				TicketsByChannel:  map[string]int{"phone": 3, "email": 1, "fax": 1, "web": 1},
+				TicketsByKind:     map[string]int{"incident": 3, "service_request": 1, "complaint": 1, "inquiry": 1},
+				TicketsByStatus:   map[string]int{"closed": 2, "resolved": 1, "new": 1, "in_progress": 1, "assigned": 1},
 				// T1, T2 and T8 are complete.
 				RecordCompleteness: 0.5, CompleteRecords: 3,
 				Incomplete: []Incomplete{

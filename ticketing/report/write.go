@@ -53,8 +53,12 @@ func secs(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 func (k *KPI) lines() []line {
 	ls := []line{
 		{"报表期间", "period", k.From + " .. " + k.To + " (" + k.Timezone + ")"},
-		{"工单总数", "tickets", strconv.Itoa(k.Tickets)},
+		{"联系总数", "contacts", strconv.Itoa(k.Contacts)},
 	}
+	for _, c := range ticketing.Channels {
+		ls = append(ls, line{"联系 " + string(c), "contacts_by_channel." + string(c), strconv.Itoa(k.ContactsByChannel[string(c)])})
+	}
+	ls = append(ls, line{"工单总数", "tickets", strconv.Itoa(k.Tickets)})
 	for _, c := range ticketing.Channels {
 		ls = append(ls, line{"渠道 " + string(c), "tickets_by_channel." + string(c), strconv.Itoa(k.TicketsByChannel[string(c)])})
 	}
@@ -117,7 +121,7 @@ func WriteXLSX(w io.Writer, k *KPI) error {
 	f.SetSheetName("Sheet1", sum)
 	f.SetSheetRow(sum, "A1", &[]any{"指标", "metric", "value"})
 	values := map[string]any{
-		"tickets": k.Tickets, "record_completeness": k.RecordCompleteness, "sla_response_compliance": k.SLAResponseCompliance,
+		"tickets": k.Tickets, "contacts": k.Contacts, "record_completeness": k.RecordCompleteness, "sla_response_compliance": k.SLAResponseCompliance,
 		"sla_resolve_compliance": k.SLAResolveCompliance, "first_contact_resolution": k.FirstContactResolution,
 		"response_seconds_p50": k.ResponseSecondsP50, "response_seconds_p90": k.ResponseSecondsP90,
 		"resolve_seconds_p50": k.ResolveSecondsP50, "resolve_seconds_p90": k.ResolveSecondsP90, "calls": k.Calls,

@@ -169,6 +169,26 @@ func (s *Store) ReportTickets(ctx context.Context, p ticketing.ReportParams) ([]
 	return out, crows.Err()
 }
 
+func (s *Store) ReportContacts(ctx context.Context, p ticketing.ReportParams) (map[ticketing.Channel]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT coalesce(data->>'channel', ''), count(*) FROM events
+		WHERE type IN ($1, $2) AND at >= $3 AND at < $4 GROUP BY 1`,
+		ticketing.EventCreated, ticketing.EventContact, p.From, p.To)
+	if err != nil {
+		return nil, fmt.Errorf("report contacts: %w", err)
+	}
+	defer rows.Close()
+	out := map[ticketing.Channel]int{}
+	for rows.Next() {
+		var ch string
+		var n int
+		if err := rows.Scan(&ch, &n); err != nil {
+			return nil, fmt.Errorf("report contacts: %w", err)
+		}
+		out[ticketing.Channel(ch)] += n
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) SecretGet(ctx context.Context, name string, fresh []byte) ([]byte, error) {
 	var v []byte
 	err := s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO secrets (name, value) VALUES ($1, $2)

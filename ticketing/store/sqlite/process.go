@@ -191,6 +191,26 @@ func (s *Store) ReportTickets(ctx context.Context, p ticketing.ReportParams) ([]
 	return out, crows.Err()
 }
 
+func (s *Store) ReportContacts(ctx context.Context, p ticketing.ReportParams) (map[ticketing.Channel]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT coalesce(json_extract(data, '$.channel'), ''), count(*) FROM events
+		WHERE type IN (?, ?) AND at >= ? AND at < ? GROUP BY 1`,
+		ticketing.EventCreated, ticketing.EventContact, micros(p.From), micros(p.To))
+	if err != nil {
+		return nil, fmt.Errorf("report contacts: %w", err)
+	}
+	defer rows.Close()
+	out := map[ticketing.Channel]int{}
+	for rows.Next() {
+		var ch string
+		var n int
+		if err := rows.Scan(&ch, &n); err != nil {
+			return nil, fmt.Errorf("report contacts: %w", err)
+		}
+		out[ticketing.Channel(ch)] += n
+	}
+	return out, rows.Err()
+}
+
 func (s *Store) SecretGet(ctx context.Context, name string, fresh []byte) ([]byte, error) {
 	var v []byte
 	err := s.write(ctx, func(tx *sql.Tx) error {

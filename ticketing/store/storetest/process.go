@@ -193,6 +193,23 @@ func testReportTickets(t *testing.T, s ticketing.Store) {
 	if !b.CallAbandoned || b.CallAnswered || b.HasDesc || !b.ReceivedAt.Equal(ab.ReceivedAt) {
 		t.Errorf("abandoned call row: %+v", b)
 	}
+	// Contacts count by the time of the contact, whatever the ticket.
+	if _, err := s.TicketAppend(ctx(t), &ticketing.TicketAppendParams{TicketID: r1.TicketID, At: t0.Add(3 * time.Hour),
+		Events: []ticketing.Event{
+			ticketing.NewEvent(t0.Add(-2*time.Hour), ticketing.EventCreated, "x", map[string]string{"channel": "fax"}),
+			ticketing.NewEvent(t0.Add(3*time.Hour), ticketing.EventContact, "x", map[string]string{"channel": "email"}),
+			ticketing.NewEvent(t0.Add(4*time.Hour), ticketing.EventContact, "x", map[string]string{"channel": "email"}),
+			ticketing.NewEvent(t0.Add(4*time.Hour), ticketing.EventComment, "x", map[string]string{"channel": "web"}),
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	contacts, err := s.ReportContacts(ctx(t), ticketing.ReportParams{From: t0, To: t0.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(contacts) != 1 || contacts[ticketing.ChannelEmail] != 2 {
+		t.Errorf("contacts %v, want email: 2", contacts)
+	}
 }
 
 func testSecrets(t *testing.T, s ticketing.Store) {

@@ -12,6 +12,9 @@ ALTER TABLE tickets
     ADD COLUMN reopens integer NOT NULL DEFAULT 0,
     ADD COLUMN reassigns integer NOT NULL DEFAULT 0;
 
+-- Contacts per period, for the reports.
+CREATE INDEX events_type_at ON events (type, at);
+
 CREATE TABLE kb_articles (
     id               bigserial PRIMARY KEY,
     title            text NOT NULL,

@@ -11,6 +11,9 @@ ALTER TABLE tickets ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tickets ADD COLUMN reopens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tickets ADD COLUMN reassigns INTEGER NOT NULL DEFAULT 0;
 
+-- Contacts per period, for the reports.
+CREATE INDEX events_type_at ON events (type, at);
+
 CREATE TABLE kb_articles (
     id               INTEGER PRIMARY KEY,
     title            TEXT NOT NULL,
