@@ -100,7 +100,7 @@ func (r result) print(kind string) {
 	fmt.Printf("timer lag over %d SLA steps: p50 %v, p99 %v, max %v; p99 = %.2f × the %v poll (target p99 < 1 s: %v)\n",
 		r.steps, q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), q(1).Round(time.Millisecond),
 		q(0.99).Seconds()/r.polls.Seconds(), r.polls, q(0.99) < time.Second)
-	fmt.Printf("monthly report over %d tickets: %v (store query %v); reference count(*) of the rows %v, ratio %.1f× (target < 2 s: %v)\n",
+	fmt.Printf("monthly report over %d tickets: %v (its ticket query alone %v); reference count(*) of the rows %v, ratio %.1f× (target < 2 s: %v)\n",
 		r.reportTickets, r.report.Round(time.Millisecond), r.reportQ.Round(time.Millisecond), r.reference.Round(time.Millisecond),
 		r.report.Seconds()/r.reference.Seconds(), r.report < 2*time.Second)
 }
@@ -272,12 +272,15 @@ func measure(st ticketing.Store, count func(ctx context.Context, from, to time.T
 	var best, bestQ, ref time.Duration = 1 << 62, 1 << 62, 1 << 62
 	for i := 0; i < 3; i++ {
 		t0 := time.Now()
-		rows, err := st.ReportTickets(ctx, ticketing.ReportParams{From: month.From.UTC(), To: month.To.AddDate(0, 0, 1).UTC()})
-		if err != nil {
+		if _, err := st.ReportTickets(ctx, ticketing.ReportParams{From: month.From.UTC(), To: month.To.AddDate(0, 0, 1).UTC()}); err != nil {
 			return res, err
 		}
 		q := time.Since(t0)
-		k := report.Compute(rows, month, time.Now())
+		t0 = time.Now()
+		k, err := report.Generate(ctx, st, month, time.Now())
+		if err != nil {
+			return res, err
+		}
 		d := time.Since(t0)
 		if d < best {
 			best, bestQ, res.reportTickets = d, q, k.Tickets
