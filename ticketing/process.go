@@ -100,7 +100,8 @@ type ReportRow struct {
 	CallAbandoned bool
 }
 
-// ReportParams select tickets by received_at in [From, To).
+// ReportParams select tickets by received_at in [From, To). Rows come in
+// no particular order.
 type ReportParams struct {
 	From, To time.Time
 }

@@ -116,7 +116,7 @@ func (s *Store) ReportTickets(ctx context.Context, p ticketing.ReportParams) ([]
 	b.Queue(`SELECT id, number, channel, kind, priority, status, tier, subject,
 		description <> '', caller_phone, caller_email, assignee, resolution <> '', received_at, resolved_at, closed_at,
 		response_due, resolve_due, responded_at, confirmed_at, sla_paused_us, sla_flags, escalations, reopens, reassigns
-		FROM tickets WHERE received_at >= $1 AND received_at < $2 ORDER BY id`, p.From, p.To)
+		FROM tickets WHERE received_at >= $1 AND received_at < $2`, p.From, p.To)
 	b.Queue(`SELECT e.ticket_id, e.type, coalesce((e.data->>'wait_seconds')::float8, 0)
 		FROM events e JOIN tickets t ON t.id = e.ticket_id
 		WHERE t.received_at >= $1 AND t.received_at < $2 AND t.channel = 'phone' AND e.type IN ($3, $4)`,

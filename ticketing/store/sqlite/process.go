@@ -142,7 +142,7 @@ func (s *Store) ReportTickets(ctx context.Context, p ticketing.ReportParams) ([]
 	rows, err := s.r.QueryContext(ctx, `SELECT id, number, channel, kind, priority, status, tier, subject,
 		description <> '', caller_phone, caller_email, assignee, resolution <> '', received_at, resolved_at, closed_at,
 		response_due, resolve_due, responded_at, confirmed_at, sla_paused_us, sla_flags, escalations, reopens, reassigns
-		FROM tickets WHERE received_at >= ? AND received_at < ? ORDER BY id`, micros(p.From), micros(p.To))
+		FROM tickets WHERE received_at >= ? AND received_at < ?`, micros(p.From), micros(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("report tickets: %w", err)
 	}
