@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -304,9 +305,16 @@ func TestEscalationOnceAcrossInstances(t *testing.T) {
 			got.count("sla_warning"), got.count("sla_breached"), got.count("escalated"), got.Tier, got.Assignee, got.Group)
 	}
 
-	t2 := open(b)
-	// Kill a before the timer is due: only b is left to fire it.
+	// Freeze b, so that a is the one that would fire the next timer; kill
+	// a with SIGKILL before it is due, then thaw b: b must fire it on time.
+	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t2 := open(a)
 	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	got = escalated(b, t2.Number, 15*time.Second)
