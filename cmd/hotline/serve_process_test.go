@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
+	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
@@ -352,5 +355,55 @@ func TestWeeklyReportSchedule(t *testing.T) {
 	}
 	if out, err := exec.Command(binary, "report", "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage") {
 		t.Errorf("report --help: %v\n%s", err, out)
+	}
+}
+
+// The weekly report job queues the report mail to the managers and the
+// next week's run.
+func TestWeeklyReportMail(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "w.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Agents = []config.Agent{{ID: "wang", Name: "王经理", Email: "wang@example.com"}}
+	cfg.Notify.Managers = []string{"wang"}
+	cfg.Reports.Weekly.To = nil
+	p, err := newProcess(cfg, []byte("k"), nil, st, nil, func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &weeklyReport{cfg: cfg, store: st, people: p.people, notifier: p.notifier}
+	loc := cfg.Desk.Location()
+	runAt := time.Date(2026, 10, 5, 8, 0, 0, 0, loc)
+	if err := w.Work(ctx, &ticketing.Job{ID: 1, Kind: JobWeeklyReport, RunAt: runAt}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := st.JobClaim(ctx, ticketing.JobClaimParams{Worker: "t", Kinds: []string{channels.JobMailSend, JobWeeklyReport},
+		Now: time.Now().AddDate(1, 0, 0), Lease: time.Minute, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mail channels.OutboundMail
+	var next *ticketing.Job
+	for _, j := range jobs {
+		switch j.Kind {
+		case channels.JobMailSend:
+			json.Unmarshal(j.Args, &mail)
+		case JobWeeklyReport:
+			next = j
+		}
+	}
+	if len(mail.To) != 1 || mail.To[0] != "wang@example.com" || !strings.Contains(mail.Subject, "2026-09-28 至 2026-10-04") ||
+		!strings.Contains(mail.Text, "录入完整性") || mail.Purpose != "report" {
+		t.Errorf("report mail %+v", mail)
+	}
+	if next == nil || !next.RunAt.Equal(time.Date(2026, 10, 12, 8, 0, 0, 0, loc)) {
+		t.Errorf("next run %+v", next)
 	}
 }
