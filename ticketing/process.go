@@ -20,7 +20,7 @@ type SLAState struct {
 	// PausedSince is set while the ticket is pending: the clocks stand.
 	PausedSince *time.Time `json:"paused_since,omitempty"`
 	// Paused is the business time the clocks stood in earlier pauses.
-	Paused time.Duration `json:"paused_ns,omitempty"`
+	Paused time.Duration `json:"-"`
 	// Flags record which SLA warnings and breaches were handled, so that
 	// each happens once.
 	Flags       SLAFlags `json:"-"`
