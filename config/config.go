@@ -19,6 +19,11 @@ type Config struct {
 	SLA        map[string]SLA      `yaml:"sla"`
 	Notify     Notify              `yaml:"notify"`
 	Shifts     []Shift             `yaml:"shifts"`
+	// The service-desk process (config/process.go).
+	Priority Priority `yaml:"priority"`
+	Routing  Routing  `yaml:"routing"`
+	Workflow Workflow `yaml:"workflow"`
+	Reports  Reports  `yaml:"reports"`
 }
 
 type Desk struct {
@@ -98,6 +103,10 @@ type Calendar struct {
 	Hours    string   `yaml:"hours"` // "09:00-17:00"
 	Holidays []string `yaml:"holidays"`
 	Workdays []string `yaml:"workdays"`
+	// PublicHolidays is the official holiday table the calendar follows
+	// besides its own dates: "cn" (China's, the default when empty) or
+	// "none".
+	PublicHolidays string `yaml:"public_holidays"`
 }
 
 type SLA struct {
@@ -110,6 +119,12 @@ type Notify struct {
 	WeCom    Webhook `yaml:"wecom"`
 	DingTalk Webhook `yaml:"dingtalk"`
 	Feishu   Webhook `yaml:"feishu"`
+	// Managers are agent ids told of every escalation and sent the weekly
+	// report, besides the escalation list.
+	Managers []string `yaml:"managers"`
+	// Templates are the texts of notifications, by event (see
+	// config/process.go); Go text/template syntax.
+	Templates map[string]Template `yaml:"templates"`
 }
 
 type Webhook struct {

@@ -71,6 +71,10 @@ func Default() *Config {
 			"P3": {Response: Duration(8 * time.Hour), Resolve: Duration(3 * 24 * time.Hour), Calendar: Calendar24x7},
 			"P4": {Response: Duration(24 * time.Hour), Resolve: Duration(5 * 24 * time.Hour), Calendar: Calendar24x7},
 		},
+		Notify:   Notify{Templates: DefaultTemplates()},
+		Priority: defaultPriority(),
+		Workflow: Workflow{WarnAt: 75, AutoCloseAfter: Duration(7 * 24 * time.Hour), ConfirmLinkTTL: Duration(14 * 24 * time.Hour), KnowledgeOnClose: true},
+		Reports:  Reports{Weekly: WeeklyReport{Day: "mon", At: "08:00"}},
 	}
 }
 

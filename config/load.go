@@ -128,6 +128,23 @@ func finish(c *Config) *Config {
 		}
 		c.SLA[p] = s
 	}
+	if c.Notify.Templates == nil {
+		c.Notify.Templates = map[string]Template{}
+	}
+	for k, d := range DefaultTemplates() {
+		t, ok := c.Notify.Templates[k]
+		if !ok {
+			c.Notify.Templates[k] = d
+			continue
+		}
+		if t.Subject == "" {
+			t.Subject = d.Subject
+		}
+		if t.Text == "" {
+			t.Text = d.Text
+		}
+		c.Notify.Templates[k] = t
+	}
 	return c
 }
 

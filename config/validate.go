@@ -322,6 +322,7 @@ func (c *Config) Validate() error {
 			v.add(p+".webhook_url_env", "a secret without a webhook URL")
 		}
 	}
+	c.validateProcess(v, agentIDs)
 	return v.err()
 }
 

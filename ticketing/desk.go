@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,12 +37,14 @@ const (
 // and customer rules on top of a Store. Every path that changes a ticket
 // (the intake, the HTTP API, timers) goes through it.
 type Desk struct {
-	store  Store
-	prefix string
-	loc    *time.Location
-	life   Lifecycle
-	now    func() time.Time
-	log    *slog.Logger
+	store    Store
+	prefix   string
+	loc      *time.Location
+	life     Lifecycle
+	now      func() time.Time
+	log      *slog.Logger
+	hooks    []Hook
+	priority func(impact, urgency string) (Priority, error)
 }
 
 type DeskConfig struct {
@@ -50,11 +53,72 @@ type DeskConfig struct {
 	ReopenWindow time.Duration
 	Now          func() time.Time // injectable clock; time.Now by default
 	Log          *slog.Logger
+	// Hooks see every change before it is written, in order (routing, SLA
+	// clocks, notifications), and add to it.
+	Hooks []Hook
+	// Priority maps an impact and urgency to a priority (the ITIL
+	// matrix), for updates that give those instead of a priority.
+	Priority func(impact, urgency string) (Priority, error)
+}
+
+// Hook is a part of the service-desk process that acts on every change of
+// a ticket, in the same commit: the SLA clock sets the dues and timers,
+// notifications queue their mails and webhooks.
+type Hook interface {
+	Change(ctx context.Context, c *Change) error
+}
+
+// HookFunc adapts a function to Hook.
+type HookFunc func(ctx context.Context, c *Change) error
+
+func (f HookFunc) Change(ctx context.Context, c *Change) error { return f(ctx, c) }
+
+// Change is one change of a ticket on its way to the store. Hooks may set
+// fields of After and add events and jobs.
+type Change struct {
+	// Before is the ticket as stored; nil when the ticket is being opened
+	// (After.ID is 0 then: jobs get their ticket id from the store).
+	Before *Ticket
+	After  *Ticket
+	Actor  string
+	Now    time.Time
+	Events []Event
+	Jobs   []JobSpec
+}
+
+// Opened reports whether the change creates the ticket.
+func (c *Change) Opened() bool { return c.Before == nil }
+
+// Has reports whether the change carries an event of type typ.
+func (c *Change) Has(typ string) bool {
+	for _, e := range c.Events {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Use adds hooks after those of the config. Call it while wiring, before
+// the desk takes any change.
+func (d *Desk) Use(hooks ...Hook) { d.hooks = append(d.hooks, hooks...) }
+
+// UsePriority sets the impact × urgency matrix of updates. Call it while
+// wiring.
+func (d *Desk) UsePriority(f func(impact, urgency string) (Priority, error)) { d.priority = f }
+
+func (d *Desk) runHooks(ctx context.Context, c *Change) error {
+	for _, h := range d.hooks {
+		if err := h.Change(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func NewDesk(store Store, cfg DeskConfig) *Desk {
 	d := &Desk{store: store, prefix: cfg.Prefix, loc: cfg.Location, life: Lifecycle{ReopenWindow: cfg.ReopenWindow},
-		now: cfg.Now, log: cfg.Log}
+		now: cfg.Now, log: cfg.Log, hooks: cfg.Hooks, priority: cfg.Priority}
 	if d.prefix == "" {
 		d.prefix = "HL"
 	}
@@ -112,10 +176,7 @@ func (d *Desk) Open(ctx context.Context, p OpenParams) (IntakeResult, error) {
 	if !p.Kind.Valid() {
 		return IntakeResult{}, invalidf("unknown kind %q", p.Kind)
 	}
-	if p.Priority == "" {
-		p.Priority = DefaultPriority
-	}
-	if !p.Priority.Valid() {
+	if p.Priority != "" && !p.Priority.Valid() {
 		return IntakeResult{}, invalidf("unknown priority %q", p.Priority)
 	}
 	now := d.Now()
@@ -139,11 +200,20 @@ func (d *Desk) Open(ctx context.Context, p OpenParams) (IntakeResult, error) {
 		Caller: caller.Party, CustomerID: caller.customerID,
 		ReceivedAt: p.ReceivedAt.UTC().Truncate(time.Microsecond), CreatedAt: now, UpdatedAt: now,
 	}
-	events := append([]Event{NewEvent(now, EventCreated, actorOr(p.Actor, "channel:"+string(p.Channel)), detail)}, p.Events...)
+	actor := actorOr(p.Actor, "channel:"+string(p.Channel))
+	events := append([]Event{NewEvent(now, EventCreated, actor, detail)}, p.Events...)
+	// Routing may set the priority; what nothing sets gets the default.
+	c := &Change{After: &t, Actor: actor, Now: now, Events: events, Jobs: p.Jobs}
+	if err := d.runHooks(ctx, c); err != nil {
+		return IntakeResult{}, fmt.Errorf("open ticket: %w", err)
+	}
+	if t.Priority == "" {
+		t.Priority = DefaultPriority
+	}
 	return d.store.TicketCreate(ctx, &TicketCreateParams{
-		Prefix: d.prefix, Day: now.In(d.loc), Ticket: t, Contact: p.Contact, Events: stamp(events, now),
+		Prefix: d.prefix, Day: now.In(d.loc), Ticket: t, Contact: p.Contact, Events: stamp(c.Events, now),
 		Attachments: p.Attachments, ThreadKeys: p.ThreadKeys,
-		Participants: participants(caller.Party, p.Participants), Jobs: p.Jobs,
+		Participants: participants(caller.Party, p.Participants), Jobs: c.Jobs,
 	})
 }
 
@@ -266,8 +336,12 @@ type AppendParams struct {
 	Participants []string
 	Jobs         []JobSpec
 	// FromCustomer is set when the customer wrote or called again: a ticket
-	// waiting for them goes back to work.
+	// waiting for them goes back to work, and a resolved one is confirmed
+	// (closed) or goes back to work, as the reply says.
 	FromCustomer bool
+	// Text is what the customer said (a reply's body). When empty, the
+	// body of the contact event in Events is used.
+	Text string
 }
 
 // Append adds to a ticket, idempotently by p.Contact.
@@ -280,13 +354,117 @@ func (d *Desk) Append(ctx context.Context, p AppendParams) (IntakeResult, error)
 	if err != nil || res.Duplicate || !p.FromCustomer {
 		return res, err
 	}
+	text := p.Text
+	if text == "" {
+		text = contactText(p.Events)
+	}
 	err = d.change(ctx, TicketGetParams{ID: p.TicketID}, "customer", func(t *Ticket) ([]Event, error) {
-		if t.Status != StatusPending {
-			return nil, nil
+		switch t.Status {
+		case StatusPending:
+			return d.setStatus(t, StatusInProgress, "customer", now, "the customer replied")
+		case StatusResolved:
+			answer := ReadConfirmation(text)
+			if answer == Confirmed {
+				return d.confirm(t, now, "reply")
+			}
+			return d.setStatus(t, StatusInProgress, "customer", now, answer.reason())
 		}
-		return d.setStatus(t, StatusInProgress, "customer", now, "the customer replied")
+		return nil, nil
 	})
 	return res, err
+}
+
+// contactText is the text of the contact event among events.
+func contactText(events []Event) string {
+	for _, e := range events {
+		if e.Type != EventContact || len(e.Data) == 0 {
+			continue
+		}
+		var data struct {
+			Subject string `json:"subject"`
+			Body    string `json:"body"`
+		}
+		if json.Unmarshal(e.Data, &data) == nil {
+			return data.Body
+		}
+	}
+	return ""
+}
+
+// EventConfirmed records the customer's confirmation of a resolution.
+const EventConfirmed = "confirmed"
+
+// confirm closes a resolved ticket on the customer's word.
+func (d *Desk) confirm(t *Ticket, now time.Time, via string) ([]Event, error) {
+	evs, err := d.setStatus(t, StatusClosed, "customer", now, "the customer confirmed the resolution")
+	if err != nil {
+		return nil, err
+	}
+	t.ConfirmedAt = &now
+	return append([]Event{NewEvent(now, EventConfirmed, "customer", map[string]string{"via": via})}, evs...), nil
+}
+
+// ErrLinkUsed is a confirmation link whose ticket is no longer waiting
+// for that confirmation: used already, or the ticket changed since.
+var ErrLinkUsed = errors.New("this confirmation link was used already or no longer applies")
+
+// Confirm closes the ticket on the customer's confirmation by link. The
+// link names the resolution it confirms (resolvedAt): once the ticket is
+// closed or resolved again, the link does no more.
+func (d *Desk) Confirm(ctx context.Context, ticketID int64, resolvedAt time.Time) (*Ticket, error) {
+	now := d.Now()
+	var out *Ticket
+	err := d.change(ctx, TicketGetParams{ID: ticketID}, "customer", func(t *Ticket) ([]Event, error) {
+		out = t
+		if t.Status != StatusResolved || t.ResolvedAt == nil || !t.ResolvedAt.Equal(resolvedAt) {
+			return nil, ErrLinkUsed
+		}
+		return d.confirm(t, now, "link")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FireParams describe a timer's effect on a ticket.
+type FireParams struct {
+	TicketID int64
+	// Finish marks the timer's job done in the commit of its effect.
+	Finish JobFinishParams
+	Actor  string
+	// Apply changes the ticket and returns the events of the change; none
+	// means the timer has nothing to do (nothing is written, the job is
+	// not finished: the caller decides what becomes of it).
+	Apply func(t *Ticket, now time.Time) ([]Event, error)
+}
+
+// Fire applies a timer's effect, with the hooks, and finishes the timer's
+// job in the same commit, so that the effect happens exactly once however
+// many instances run the timer. It reports whether anything was written.
+func (d *Desk) Fire(ctx context.Context, p FireParams) (bool, error) {
+	fired := false
+	err := d.changeWith(ctx, TicketGetParams{ID: p.TicketID}, p.Actor, func(t *Ticket) ([]Event, error) {
+		evs, err := p.Apply(t, d.Now())
+		fired = len(evs) > 0
+		return evs, err
+	}, &p.Finish)
+	return fired, err
+}
+
+// AutoClose closes a resolved ticket the customer never answered, if it is
+// still the resolution resolvedAt names.
+func (d *Desk) AutoClose(t *Ticket, now time.Time, resolvedAt time.Time, after time.Duration) ([]Event, error) {
+	if t.Status != StatusResolved || t.ResolvedAt == nil || !t.ResolvedAt.Equal(resolvedAt) {
+		return nil, nil
+	}
+	evs, err := d.setStatus(t, StatusClosed, "system", now, "no answer from the customer")
+	if err != nil {
+		return nil, err
+	}
+	note := NewEvent(now, EventComment, "system", map[string]string{
+		"body": fmt.Sprintf("自动关闭：客户在 %s 内未确认也未回复。 Closed automatically: no answer from the customer within %s.", after, after)})
+	return append(evs, note), nil
 }
 
 // Update is a change asked for by an agent or the API. Nil fields stay.
@@ -299,6 +477,10 @@ type Update struct {
 	Tier       *int      `json:"tier"`
 	Resolution *string   `json:"resolution"`
 	Subject    *string   `json:"subject"`
+	// Impact and Urgency (high, medium, low) set the priority by the
+	// matrix; give both, and no priority.
+	Impact  *string `json:"impact"`
+	Urgency *string `json:"urgency"`
 }
 
 // Update applies u to the ticket as actor. An illegal status change is a
@@ -320,18 +502,36 @@ func (d *Desk) Update(ctx context.Context, number string, u Update, actor string
 // someone else changed the ticket in between. fn returns the events of its
 // change; none means nothing to write.
 func (d *Desk) change(ctx context.Context, at TicketGetParams, actor string, fn func(t *Ticket) ([]Event, error)) error {
+	return d.changeWith(ctx, at, actor, fn, nil)
+}
+
+// changeWith is change, finishing a timer's job in the same commit when
+// finish is set.
+func (d *Desk) changeWith(ctx context.Context, at TicketGetParams, actor string, fn func(t *Ticket) ([]Event, error), finish *JobFinishParams) error {
 	for attempt := 0; ; attempt++ {
 		t, err := d.store.TicketGet(ctx, at)
 		if err != nil {
 			return err
 		}
 		version := t.Version
+		before := *t
 		events, err := fn(t)
 		if err != nil || len(events) == 0 {
 			return err
 		}
-		t.UpdatedAt = d.Now()
-		err = d.store.TicketUpdate(ctx, &TicketUpdateParams{Ticket: t, Version: version, Events: events})
+		now := d.Now()
+		t.UpdatedAt = now
+		c := &Change{Before: &before, After: t, Actor: actor, Now: now, Events: events}
+		if err := d.runHooks(ctx, c); err != nil {
+			return fmt.Errorf("change ticket %s: %w", t.Number, err)
+		}
+		p := &TicketUpdateParams{Ticket: t, Version: version, Events: stamp(c.Events, now), Jobs: c.Jobs}
+		if finish != nil {
+			f := *finish
+			f.At = now
+			p.FinishJob = &f
+		}
+		err = d.store.TicketUpdate(ctx, p)
 		if errors.Is(err, ErrConflict) && attempt < 10 {
 			continue
 		}
@@ -349,6 +549,20 @@ func (d *Desk) apply(t *Ticket, u Update, actor string) ([]Event, error) {
 		}
 		changed["kind"] = [2]Kind{t.Kind, *u.Kind}
 		t.Kind = *u.Kind
+	}
+	if u.Impact != nil || u.Urgency != nil {
+		if u.Impact == nil || u.Urgency == nil || u.Priority != nil {
+			return nil, invalidf("give impact and urgency together, instead of a priority")
+		}
+		if d.priority == nil {
+			return nil, invalidf("no priority matrix is configured")
+		}
+		p, err := d.priority(*u.Impact, *u.Urgency)
+		if err != nil {
+			return nil, invalidf("%v", err)
+		}
+		u.Priority = &p
+		changed["impact"], changed["urgency"] = *u.Impact, *u.Urgency
 	}
 	if u.Priority != nil && *u.Priority != t.Priority {
 		if !u.Priority.Valid() {

@@ -66,6 +66,19 @@ type Store interface {
 	JobFinish(ctx context.Context, p JobFinishParams) error
 	// JobCancel removes unfinished jobs by unique key.
 	JobCancel(ctx context.Context, uniqueKeys []string) error
+
+	// The service-desk process (issue 7):
+	//   KBCreate stores an article; one made from a ticket is made once
+	//   (a second KBCreate with the same SourceTicketID leaves the first
+	//   and fills in a with it). KBUpdate writes a if it is still at
+	//   version (else ErrConflict). KBSearch returns the articles holding
+	//   any of the terms, unranked. ReportTickets returns the tickets
+	//   received in a period with their call outcomes; ReportContacts
+	//   counts the contacts (tickets opened and contacts appended) made in
+	//   it, by channel. SecretGet returns
+	//   the secret of that name, storing fresh first if there is none, so
+	//   that every instance on one database signs alike.
+	processStore
 }
 
 var (

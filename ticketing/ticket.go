@@ -108,6 +108,7 @@ type Ticket struct {
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	ResponseDue *time.Time `json:"response_due"`
 	ResolveDue  *time.Time `json:"resolve_due"`
+	SLAState
 	// Version increases with every change; updates are conditional on it so
 	// that two agents editing at once cannot overwrite each other.
 	Version     int64        `json:"version"`

@@ -35,6 +35,7 @@ func commands() []command {
 		{"migrate", "apply the store's schema migrations and exit", cmdMigrate},
 		{"tickets", "list tickets, or show one: tickets list | tickets show NUMBER", cmdTickets},
 		{"fax", "hand a received fax to the gateway: fax ingest FILE --from NUMBER", cmdFax},
+		{"report", "print the KPI report of a period: report --period day|week|month --format table|csv|json|xlsx", cmdReport},
 		{"simulate", "send a real test call, mail or fax to a running gateway", cmdSimulate},
 		{"version", "print the version", cmdVersion},
 	}

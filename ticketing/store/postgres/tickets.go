@@ -15,7 +15,8 @@ import (
 const ticketColumns = `id, number, channel, kind, priority, status, tier, subject, description,
 	caller_name, caller_phone, caller_email, caller_organization, caller_withheld, coalesce(customer_id, 0),
 	assignee, grp, resolution, received_at, created_at, updated_at, resolved_at, closed_at,
-	response_due, resolve_due, version`
+	response_due, resolve_due, version,
+	responded_at, confirmed_at, sla_paused_since, sla_paused_us, sla_flags, escalations, reopens, reassigns`
 
 func (s *Store) ContactGet(ctx context.Context, key ticketing.ContactKey) (ticketing.IntakeResult, error) {
 	r := ticketing.IntakeResult{Duplicate: true}
@@ -67,11 +68,15 @@ func (s *Store) TicketUpdate(ctx context.Context, p *ticketing.TicketUpdateParam
 		tag, err := tx.Exec(ctx, `UPDATE tickets SET kind = $1, priority = $2, status = $3, tier = $4, subject = $5,
 			description = $6, caller_name = $7, caller_phone = $8, caller_email = $9, caller_organization = $10,
 			caller_withheld = $11, customer_id = $12, assignee = $13, grp = $14, resolution = $15, updated_at = $16,
-			resolved_at = $17, closed_at = $18, response_due = $19, resolve_due = $20, version = version + 1
+			resolved_at = $17, closed_at = $18, response_due = $19, resolve_due = $20, version = version + 1,
+			responded_at = $23, confirmed_at = $24, sla_paused_since = $25, sla_paused_us = $26, sla_flags = $27,
+			escalations = $28, reopens = $29, reassigns = $30
 			WHERE id = $21 AND version = $22`,
 			t.Kind, t.Priority, t.Status, t.Tier, t.Subject, t.Description, t.Caller.Name, t.Caller.Phone,
 			t.Caller.Email, t.Caller.Organization, t.Caller.Withheld, customer, t.Assignee, t.Group, t.Resolution,
-			t.UpdatedAt, ts(t.ResolvedAt), ts(t.ClosedAt), ts(t.ResponseDue), ts(t.ResolveDue), t.ID, p.Version)
+			t.UpdatedAt, ts(t.ResolvedAt), ts(t.ClosedAt), ts(t.ResponseDue), ts(t.ResolveDue), t.ID, p.Version,
+			ts(t.RespondedAt), ts(t.ConfirmedAt), ts(t.PausedSince), t.Paused.Microseconds(), int(t.Flags),
+			t.Escalations, t.Reopens, t.Reassigns)
 		if err != nil {
 			return fmt.Errorf("update ticket: %w", err)
 		}
@@ -81,6 +86,13 @@ func (s *Store) TicketUpdate(ctx context.Context, p *ticketing.TicketUpdateParam
 				return notFound(err)
 			}
 			return ticketing.ErrConflict
+		}
+		// The finished job goes first: it may be the timer the change
+		// schedules again under the same unique key.
+		if p.FinishJob != nil {
+			if err := finishJob(ctx, tx, *p.FinishJob); err != nil {
+				return err
+			}
 		}
 		b := &pgx.Batch{}
 		queueEvents(b, t.ID, p.Events)
@@ -92,9 +104,6 @@ func (s *Store) TicketUpdate(ctx context.Context, p *ticketing.TicketUpdateParam
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("update ticket: %w", err)
-		}
-		if p.FinishJob != nil {
-			return finishJob(ctx, tx, *p.FinishJob)
 		}
 		return nil
 	})
@@ -158,14 +167,19 @@ func (s *Store) TicketGet(ctx context.Context, p ticketing.TicketGetParams) (*ti
 
 func scanTicket(row pgx.Row) (*ticketing.Ticket, error) {
 	var t ticketing.Ticket
-	var resolved, closed, respDue, resDue pgtype.Timestamptz
+	var resolved, closed, respDue, resDue, responded, confirmed, pausedSince pgtype.Timestamptz
+	var paused int64
+	var flags int
 	err := row.Scan(&t.ID, &t.Number, &t.Channel, &t.Kind, &t.Priority, &t.Status, &t.Tier, &t.Subject, &t.Description,
 		&t.Caller.Name, &t.Caller.Phone, &t.Caller.Email, &t.Caller.Organization, &t.Caller.Withheld, &t.CustomerID,
 		&t.Assignee, &t.Group, &t.Resolution, &t.ReceivedAt, &t.CreatedAt, &t.UpdatedAt, &resolved, &closed,
-		&respDue, &resDue, &t.Version)
+		&respDue, &resDue, &t.Version, &responded, &confirmed, &pausedSince, &paused, &flags,
+		&t.Escalations, &t.Reopens, &t.Reassigns)
 	if err != nil {
 		return nil, err
 	}
+	t.RespondedAt, t.ConfirmedAt, t.PausedSince = fromTS(responded), fromTS(confirmed), fromTS(pausedSince)
+	t.Paused, t.Flags = time.Duration(paused)*time.Microsecond, ticketing.SLAFlags(flags)
 	t.ReceivedAt, t.CreatedAt, t.UpdatedAt = t.ReceivedAt.UTC(), t.CreatedAt.UTC(), t.UpdatedAt.UTC()
 	t.ResolvedAt, t.ClosedAt, t.ResponseDue, t.ResolveDue = fromTS(resolved), fromTS(closed), fromTS(respDue), fromTS(resDue)
 	return &t, nil

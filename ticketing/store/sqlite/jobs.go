@@ -73,10 +73,15 @@ func (s *Store) JobClaim(ctx context.Context, p ticketing.JobClaimParams) ([]*ti
 			append(append([]any{now}, anys(p.Kinds)...), now)...); err != nil {
 			return fmt.Errorf("fail expired jobs: %w", err)
 		}
-		args := append(append([]any{p.Worker, micros(p.Now.Add(p.Lease))}, anys(p.Kinds)...), now, now, p.Limit)
+		// Two index searches, not one OR: with an OR, SQLite scans every
+		// job of the kinds (100,000 waiting timers) at each poll.
+		args := append(append(append(append([]any{p.Worker, micros(p.Now.Add(p.Lease))}, anys(p.Kinds)...), now),
+			anys(p.Kinds)...), now, p.Limit)
 		rows, err := tx.QueryContext(ctx, `UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = ?, locked_until = ?
-			WHERE id IN (SELECT id FROM jobs WHERE kind IN (`+kinds+`)
-				AND ((state = 'available' AND run_at <= ?) OR (state = 'running' AND locked_until < ?))
+			WHERE id IN (SELECT id FROM (
+				SELECT id, run_at FROM jobs WHERE kind IN (`+kinds+`) AND state = 'available' AND run_at <= ?
+				UNION ALL
+				SELECT id, run_at FROM jobs WHERE kind IN (`+kinds+`) AND state = 'running' AND locked_until < ?)
 				ORDER BY run_at, id LIMIT ?)
 			RETURNING id, kind, coalesce(ticket_id, 0), args, run_at, attempt, max_attempts, coalesce(unique_key, ''), created_at`, args...)
 		if err != nil {

@@ -14,7 +14,8 @@ import (
 const ticketColumns = `id, number, channel, kind, priority, status, tier, subject, description,
 	caller_name, caller_phone, caller_email, caller_organization, caller_withheld, customer_id,
 	assignee, grp, resolution, received_at, created_at, updated_at, resolved_at, closed_at,
-	response_due, resolve_due, version`
+	response_due, resolve_due, version,
+	responded_at, confirmed_at, sla_paused_since, sla_paused_us, sla_flags, escalations, reopens, reassigns`
 
 func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
@@ -171,12 +172,15 @@ func (s *Store) TicketUpdate(ctx context.Context, p *ticketing.TicketUpdateParam
 		res, err := tx.ExecContext(ctx, `UPDATE tickets SET kind = ?, priority = ?, status = ?, tier = ?, subject = ?,
 			description = ?, caller_name = ?, caller_phone = ?, caller_email = ?, caller_organization = ?,
 			caller_withheld = ?, customer_id = ?, assignee = ?, grp = ?, resolution = ?, updated_at = ?,
-			resolved_at = ?, closed_at = ?, response_due = ?, resolve_due = ?, version = version + 1
+			resolved_at = ?, closed_at = ?, response_due = ?, resolve_due = ?, version = version + 1,
+			responded_at = ?, confirmed_at = ?, sla_paused_since = ?, sla_paused_us = ?, sla_flags = ?,
+			escalations = ?, reopens = ?, reassigns = ?
 			WHERE id = ? AND version = ?`,
 			t.Kind, t.Priority, t.Status, t.Tier, t.Subject, t.Description, t.Caller.Name, t.Caller.Phone,
 			t.Caller.Email, t.Caller.Organization, t.Caller.Withheld, customer, t.Assignee, t.Group, t.Resolution,
 			micros(t.UpdatedAt), nullMicros(t.ResolvedAt), nullMicros(t.ClosedAt), nullMicros(t.ResponseDue),
-			nullMicros(t.ResolveDue), t.ID, p.Version)
+			nullMicros(t.ResolveDue), nullMicros(t.RespondedAt), nullMicros(t.ConfirmedAt), nullMicros(t.PausedSince),
+			t.Paused.Microseconds(), int(t.Flags), t.Escalations, t.Reopens, t.Reassigns, t.ID, p.Version)
 		if err != nil {
 			return fmt.Errorf("update ticket: %w", err)
 		}
@@ -190,18 +194,19 @@ func (s *Store) TicketUpdate(ctx context.Context, p *ticketing.TicketUpdateParam
 		if err := insertEvents(ctx, tx, t.ID, p.Events); err != nil {
 			return err
 		}
+		// The finished job goes first: it may be the timer the change
+		// schedules again under the same unique key.
+		if p.FinishJob != nil {
+			if err := finishJob(ctx, tx, *p.FinishJob); err != nil {
+				return err
+			}
+		}
 		for i := range p.Jobs {
 			if p.Jobs[i].TicketID == 0 {
 				p.Jobs[i].TicketID = t.ID
 			}
 		}
-		if err := insertJobs(ctx, tx, p.Jobs, micros(t.UpdatedAt)); err != nil {
-			return err
-		}
-		if p.FinishJob != nil {
-			return finishJob(ctx, tx, *p.FinishJob)
-		}
-		return nil
+		return insertJobs(ctx, tx, p.Jobs, micros(t.UpdatedAt))
 	})
 }
 
@@ -259,15 +264,18 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanTicket(row scanner) (*ticketing.Ticket, error) {
 	var t ticketing.Ticket
-	var customer, resolved, closed, respDue, resDue sql.NullInt64
-	var received, created, updated int64
+	var customer, resolved, closed, respDue, resDue, responded, confirmed, pausedSince sql.NullInt64
+	var received, created, updated, paused int64
 	err := row.Scan(&t.ID, &t.Number, &t.Channel, &t.Kind, &t.Priority, &t.Status, &t.Tier, &t.Subject, &t.Description,
 		&t.Caller.Name, &t.Caller.Phone, &t.Caller.Email, &t.Caller.Organization, &t.Caller.Withheld, &customer,
 		&t.Assignee, &t.Group, &t.Resolution, &received, &created, &updated, &resolved, &closed,
-		&respDue, &resDue, &t.Version)
+		&respDue, &resDue, &t.Version, &responded, &confirmed, &pausedSince, &paused, &t.Flags,
+		&t.Escalations, &t.Reopens, &t.Reassigns)
 	if err != nil {
 		return nil, err
 	}
+	t.RespondedAt, t.ConfirmedAt, t.PausedSince = fromNullMicros(responded), fromNullMicros(confirmed), fromNullMicros(pausedSince)
+	t.Paused = time.Duration(paused) * time.Microsecond
 	t.CustomerID = customer.Int64
 	t.ReceivedAt, t.CreatedAt, t.UpdatedAt = fromMicros(received), fromMicros(created), fromMicros(updated)
 	t.ResolvedAt, t.ClosedAt = fromNullMicros(resolved), fromNullMicros(closed)

@@ -45,6 +45,13 @@ func Run(t *testing.T, open Opener) {
 		{"JobsConcurrentClaim", testJobsConcurrentClaim},
 		{"JobsLeaseExpiry", testJobsLeaseExpiry},
 		{"JobFinishWithUpdate", testJobFinishWithUpdate},
+		// The service-desk process (process.go).
+		{"SLAStateRoundTrip", testSLAStateRoundTrip},
+		{"TimerRescheduledByItsOwnEffect", testTimerRescheduledByItsOwnEffect},
+		{"KnowledgeBase", testKnowledgeBase},
+		{"KnowledgeBaseChineseSearch", testKBChineseSearch},
+		{"ReportTickets", testReportTickets},
+		{"Secrets", testSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
