@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // endpoint is a PJSIP endpoint of the simulated pjsip.conf.
@@ -130,10 +131,11 @@ var ErrNotRegistered = errors.New("aritest: Stasis application not registered")
 
 // Caller is the far end of an inbound call, as the test drives it.
 type Caller struct {
-	s     *Server
-	id    string
-	c     *channel
-	media []string
+	s       *Server
+	id      string
+	c       *channel
+	media   []string
+	changed chan struct{} // closed when media is added
 }
 
 // Call places an inbound call: ChannelCreated, the dialplan, StasisStart.
@@ -178,7 +180,7 @@ func (s *Server) Call(in Inbound) (*Caller, error) {
 	c.protocolID = protocolID
 	c.vars["SIPDOMAIN"] = "127.0.0.1"
 	s.varset(c, "SIPDOMAIN", "127.0.0.1")
-	cl := &Caller{s: s, id: c.id, c: c}
+	cl := &Caller{s: s, id: c.id, c: c, changed: make(chan struct{})}
 	c.caller = cl
 	if !s.runInbound(c, in.App) {
 		// The dialplan goes on to Hangup().
@@ -481,6 +483,34 @@ func (c *Caller) heard(q map[string][]string) {
 		return
 	}
 	c.media = append(c.media, strings.Split(m[len(m)-1], ",")...)
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// WaitHeard waits until the caller has heard media whose URI starts
+// with prefix (a prompt, "digits:") and returns that URI, or "" when the
+// call ended or the timeout passed first.
+func (c *Caller) WaitHeard(prefix string, timeout time.Duration) string {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		c.s.mu.Lock()
+		for _, m := range c.media {
+			if strings.HasPrefix(m, prefix) {
+				c.s.mu.Unlock()
+				return m
+			}
+		}
+		changed := c.changed
+		c.s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-c.c.done:
+			return ""
+		case <-deadline.C:
+			return ""
+		}
+	}
 }
 
 // Heard lists the media URIs played to the caller, on its channel or on a

@@ -70,7 +70,8 @@ type Server struct {
 	conns     map[*conn]bool
 	timers    map[*time.Timer]bool
 
-	requests atomic.Int64
+	requests   atomic.Int64
+	eventsDown atomic.Bool
 	// mutate, when set, changes every event just before it is sent: the
 	// replay test's proof that it notices a changed field.
 	mutate func(o obj) obj
@@ -253,6 +254,10 @@ func (s *Server) DropEvents() {
 	}
 }
 
+// EventsDown makes the events WebSocket refuse connections (true) or take
+// them again (false), to hold a client disconnected for a while.
+func (s *Server) EventsDown(down bool) { s.eventsDown.Store(down) }
+
 // Connected reports whether an events WebSocket for app is open.
 func (s *Server) Connected(app string) bool {
 	s.mu.Lock()
@@ -383,6 +388,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if path == "events" {
+		if s.eventsDown.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, message("Service Unavailable"))
+			return
+		}
 		s.serveEvents(w, r)
 		return
 	}
