@@ -169,11 +169,12 @@ func (s *Server) addChannel(r req) reply {
 func (s *Server) leaveBridge(b *bridge, c *channel) {
 	b.members = slices.DeleteFunc(b.members, func(id string) bool { return id == c.id })
 	c.bridge = ""
-	if b.videoSource == c.id {
-		b.videoSource = ""
-	}
 	s.emit(s.event("ChannelLeftBridge", kv{"bridge", b.json()}, kv{"channel", c.json()}), subject{channel: c.id, bridge: b.id})
 	b.technology = "simple_bridge"
+	if b.videoSource == c.id {
+		b.videoSource = ""
+		s.emit(s.event("BridgeVideoSourceChanged", kv{"bridge", b.json()}, kv{"old_video_source_id", c.id}), b.subj())
+	}
 }
 
 func (s *Server) removeChannel(r req) reply {

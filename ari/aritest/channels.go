@@ -33,9 +33,9 @@ type channel struct {
 	bridge   string
 	ep       *endpoint
 	inbound  bool
-	snoop    bool
-	referred bool // redirected with REFER
-	zombie   bool // redirected and hung up: listed, never destroyed
+	snoopOf  string // the channel a snoop channel spies on
+	referred bool   // redirected with REFER
+	zombie   bool   // redirected and hung up: listed, never destroyed
 	gone     bool
 	done     chan struct{}
 
@@ -198,21 +198,37 @@ func (s *Server) end(c *channel, h hangupHow) {
 		c.vars["STASISSTATUS"] = "SUCCESS"
 		s.varset(c, "STASISSTATUS", "SUCCESS")
 	}
-	second := []kv{{"cause", 16}, {"soft", true}}
-	if h.secondTech != 0 {
-		second = append(second, kv{"tech_cause", h.secondTech})
+	if c.inbound {
+		// The Stasis() application returns and the dialplan hangs up:
+		// a channel the dialplan runs gets a second request; one that
+		// ARI made does not (as captured).
+		second := []kv{{"cause", 16}, {"soft", true}}
+		if h.secondTech != 0 {
+			second = append(second, kv{"tech_cause", h.secondTech})
+		}
+		s.emit(s.eventFirst("ChannelHangupRequest", second, kv{"channel", c.json()}), c.subj())
 	}
-	s.emit(s.eventFirst("ChannelHangupRequest", second, kv{"channel", c.json()}), c.subj())
 	if c.zombie {
 		// A channel redirected with REFER to a peer that never sent
 		// NOTIFY: Asterisk sent BYE and StasisEnd, but never destroyed
 		// it (NOTES.md, surprise 6).
 		return
 	}
+	for _, id := range slices.Clone(s.order) {
+		if sn := s.channels[id]; sn != nil && sn.snoopOf == c.id && !sn.gone {
+			s.destroy(sn, []kv{{"cause", 16}, {"cause_txt", causeText[16]}})
+		}
+	}
 	fields := []kv{{"cause", h.cause}, {"cause_txt", causeText[h.cause]}}
 	if h.techCause != 0 {
 		fields = append(fields, kv{"tech_cause", h.techCause})
 	}
+	s.destroy(c, fields)
+}
+
+func (s *Server) destroy(c *channel, fields []kv) {
+	// A destroyed channel runs no application any more.
+	c.appName, c.appData = "", ""
 	s.chanEvent("ChannelDestroyed", c, fields...)
 	c.gone = true
 	delete(s.channels, c.id)
@@ -284,6 +300,19 @@ func (s *Server) hangup(r req) reply {
 	}
 	if c.referred {
 		c.zombie = true
+	}
+	if c.snoopOf != "" {
+		// A snoop channel leaves the application at once but is only
+		// destroyed with the channel it spies on (as captured).
+		s.emit(s.eventFirst("ChannelHangupRequest", h.first, kv{"channel", c.json()}), c.subj())
+		if c.inStasis {
+			c.inStasis = false
+			s.chanEvent("StasisEnd", c)
+			c.vars["STASISSTATUS"] = "SUCCESS"
+			s.varset(c, "STASISSTATUS", "SUCCESS")
+		}
+		c.zombie = true
+		return noContent()
 	}
 	s.end(c, h)
 	if c.leg != nil {
@@ -441,7 +470,7 @@ func (s *Server) snoop(r req) reply {
 		id = r.params[1]
 	}
 	sn := s.newChannel(id, fmt.Sprintf("Snoop/%s-%08x", c.id, 0))
-	sn.state, sn.snoop = "Up", true
+	sn.state, sn.snoopOf = "Up", c.id
 	sn.context, sn.exten = "default", "s"
 	sn.ep = &endpoint{tech: "Snoop", resource: c.id}
 	s.chanEvent("ChannelCreated", sn)

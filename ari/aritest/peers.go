@@ -58,7 +58,9 @@ func (s *Server) Register(user string, a Agent) {
 		e = &endpoint{tech: "PJSIP", resource: user, context: "from-agents"}
 		s.endpoints[key] = e
 	}
-	e.callerName, e.callerNumber = a.CallerName, a.CallerNumber
+	if a.CallerName != "" || a.CallerNumber != "" {
+		e.callerName, e.callerNumber = a.CallerName, a.CallerNumber
+	}
 	if e.callerName == "" && e.callerNumber == "" {
 		e.callerName, e.callerNumber = user, user
 	}
@@ -218,14 +220,20 @@ func (c *Caller) Bridged() string {
 
 // DTMF presses keys (RFC 4733, 280 ms each), once the call is answered.
 func (c *Caller) DTMF(digits string) {
+	for _, d := range digits {
+		c.Press(string(d), 280)
+	}
+}
+
+// Press presses one key for durationMS (280 for sipp's RFC 4733 packets,
+// 160 for SIP INFO).
+func (c *Caller) Press(digit string, durationMS int) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	if c.c.gone || c.c.state != "Up" {
 		return
 	}
-	for _, d := range digits {
-		c.s.chanEvent("ChannelDtmfReceived", c.c, kv{"digit", string(d)}, kv{"duration_ms", 280})
-	}
+	c.s.chanEvent("ChannelDtmfReceived", c.c, kv{"digit", digit}, kv{"duration_ms", durationMS})
 }
 
 // Hangup ends the call from the caller's side: a CANCEL before the
