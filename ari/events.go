@@ -190,6 +190,14 @@ type BridgeDestroyed struct {
 	Bridge Bridge `json:"bridge"`
 }
 
+// BridgeVideoSourceChanged: the bridge's video source changed (the source
+// left, or the app set one).
+type BridgeVideoSourceChanged struct {
+	EventBase
+	Bridge           Bridge `json:"bridge"`
+	OldVideoSourceID string `json:"old_video_source_id,omitempty"`
+}
+
 // DeviceState is a device's state (INUSE, NOT_INUSE, RINGING, …).
 type DeviceState struct {
 	Name  string `json:"name"`
@@ -294,6 +302,8 @@ func newEvent(typ string) Event {
 		return &BridgeCreated{}
 	case "BridgeDestroyed":
 		return &BridgeDestroyed{}
+	case "BridgeVideoSourceChanged":
+		return &BridgeVideoSourceChanged{}
 	case "DeviceStateChanged":
 		return &DeviceStateChanged{}
 	case "PeerStatusChange":

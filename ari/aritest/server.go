@@ -184,15 +184,24 @@ func uuid() string {
 type conn struct {
 	app    string
 	all    bool // subscribeAll
-	ws     *websocket.Conn
 	out    chan []byte
 	done   chan struct{}
 	closer sync.Once
+
+	mu          sync.Mutex
+	ws          *websocket.Conn // set once the upgrade is done
+	closedEarly bool
 }
 
 func (c *conn) close() {
 	c.closer.Do(func() {
 		close(c.done)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.ws == nil {
+			c.closedEarly = true
+			return
+		}
 		c.ws.CloseNow()
 	})
 }
@@ -204,25 +213,37 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, message("Missing parameter app"))
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	c := &conn{app: app, all: q.Get("subscribeAll") == "true", ws: ws, out: make(chan []byte, s.opts.QueueLen), done: make(chan struct{})}
+	// The application is registered as the upgrade completes: events
+	// from then on are queued for the connection.
+	c := &conn{app: app, all: q.Get("subscribeAll") == "true", out: make(chan []byte, s.opts.QueueLen), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ws.CloseNow()
 		return
 	}
 	s.conns[c] = true
 	s.mu.Unlock()
-	defer func() {
+	unregister := func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		unregister()
+		return
+	}
+	c.mu.Lock()
+	c.ws = ws
+	closed := c.closedEarly
+	c.mu.Unlock()
+	defer func() {
+		unregister()
 		c.close()
 	}()
+	if closed {
+		return
+	}
 	// A reader notices the client going away; ARI clients send nothing.
 	ctx := ws.CloseRead(context.Background())
 	for {

@@ -2,8 +2,8 @@ package hotline
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -610,4 +610,3 @@ func TestNoLeakAfterManyCalls(t *testing.T) {
 		t.Errorf("tickets: %+v (%v), want %d", page.Tickets, err, n)
 	}
 }
-

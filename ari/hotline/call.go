@@ -372,8 +372,8 @@ func (c *call) openTicket(ctx context.Context, choice ivrChoice, extra []ticketi
 	}
 	contact := channels.Contact{
 		Channel: ticketing.ChannelPhone, ExternalID: c.externalID(),
-		Caller:  ticketing.Party{Name: name, Phone: number, Withheld: c.withheld},
-		Callee:  callee, Subject: subject(name, number, c.withheld), Kind: kind,
+		Caller: ticketing.Party{Name: name, Phone: number, Withheld: c.withheld},
+		Callee: callee, Subject: subject(name, number, c.withheld), Kind: kind,
 		ReceivedAt: c.start, Metadata: meta, Events: events,
 	}
 	r, err := c.a.intake.Submit(context.WithoutCancel(ctx), contact)
