@@ -43,6 +43,8 @@ type StreamConfig struct {
 	// ping not answered within the same time drops it.
 	PingEvery time.Duration
 	Log       *slog.Logger
+	// OnDuplicate, when set, is called for each exact repeat left out.
+	OnDuplicate func()
 }
 
 // Stream is the events WebSocket of one Stasis application, kept
@@ -166,6 +168,9 @@ func (s *Stream) session(ctx context.Context) error {
 		}
 		if s.dedup.seen(frame, time.Now()) {
 			s.duplicates.Add(1)
+			if s.cfg.OnDuplicate != nil {
+				s.cfg.OnDuplicate()
+			}
 			continue
 		}
 		ev, err := DecodeEvent(frame)

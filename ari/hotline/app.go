@@ -163,7 +163,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.ctx = ctx
 	a.mu.Unlock()
-	stream := a.client.Stream(ari.StreamConfig{App: a.cfg.App, SubscribeAll: true, Log: a.log}, a)
+	stream := a.client.Stream(ari.StreamConfig{App: a.cfg.App, SubscribeAll: true, Log: a.log, OnDuplicate: a.mon.Duplicate}, a)
 	err := stream.Run(ctx)
 	a.wg.Wait()
 	return err
