@@ -138,6 +138,21 @@ type Caller struct {
 	c       *channel
 	media   []string
 	changed chan struct{} // closed when media is added
+	// stasisAt is when StasisStart was sent; firstLeg when the first
+	// channel was created with this caller as its originator.
+	stasisAt, firstLeg time.Time
+}
+
+// FirstLeg is the time from the caller's StasisStart to the first channel
+// the application created for it (POST /channels/create or /channels with
+// originator set to the caller), or 0 if none was.
+func (c *Caller) FirstLeg() time.Duration {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.firstLeg.IsZero() {
+		return 0
+	}
+	return c.firstLeg.Sub(c.stasisAt)
 }
 
 // Call places an inbound call: ChannelCreated, the dialplan, StasisStart.
@@ -184,6 +199,7 @@ func (s *Server) Call(in Inbound) (*Caller, error) {
 	s.varset(c, "SIPDOMAIN", "127.0.0.1")
 	cl := &Caller{s: s, id: c.id, c: c, changed: make(chan struct{})}
 	c.caller = cl
+	cl.stasisAt = time.Now()
 	if !s.runInbound(c, in.App) {
 		// The dialplan goes on to Hangup().
 		s.end(c, hangupHow{noFirst: true, cause: 16})
@@ -385,6 +401,9 @@ func (s *Server) newLeg(r req) (*channel, *reply) {
 	if id != "" && s.channels[id] != nil {
 		rep := fail(http.StatusConflict, "Channel with given unique ID already exists")
 		return nil, &rep
+	}
+	if orig := s.channels[r.get("originator")]; orig != nil && orig.caller != nil && orig.caller.firstLeg.IsZero() {
+		orig.caller.firstLeg = time.Now()
 	}
 	c := s.newChannel(id, s.nextName(e.device()))
 	c.ep, c.dialstring = e, dialstring

@@ -51,6 +51,8 @@ type call struct {
 	digits     []string
 	playing    map[string]bool
 	pbSeq      int
+	// background holds REST calls made off the call's critical path.
+	background sync.WaitGroup
 
 	bridgeID    string
 	readbackID  string
@@ -93,11 +95,18 @@ func (c *call) run(ctx context.Context) {
 	defer c.finish(ctx)
 
 	// Privacy (PAI with Privacy: id) shows only as CALLERID(pres): the
-	// channel snapshot has no presentation field.
-	if pres, err := c.a.client.ChannelVar(ctx, c.id, "CALLERID(pres)"); err == nil {
+	// channel snapshot has no presentation field. It is read while the
+	// call is answered.
+	var pres string
+	var presErr error
+	var presDone sync.WaitGroup
+	presDone.Go(func() { pres, presErr = c.a.client.ChannelVar(ctx, c.id, "CALLERID(pres)") })
+	err := c.a.client.Answer(ctx, c.id)
+	presDone.Wait()
+	if presErr == nil {
 		c.withheld = strings.HasPrefix(pres, "prohib")
 	}
-	if err := c.a.client.Answer(ctx, c.id); err != nil {
+	if err != nil {
 		c.log.Info("ARI: answer failed; the caller is gone", "error", err)
 		c.callerGone = true
 		c.abandon(ctx, "answer", ivrChoice{value: string(ticketing.KindInquiry), how: "none"})
@@ -328,10 +337,14 @@ func (c *call) ivr(ctx context.Context) ivrChoice {
 			}
 		}
 		if c.playing[pb] {
-			// The caller chose while the menu played.
-			if err := c.a.client.StopPlayback(ctx, pb); err == nil || ari.IsNotFound(err) {
-				delete(c.playing, pb)
-			}
+			// The caller chose while the menu played: stop it, without
+			// waiting, while the ticket is opened (route joins it).
+			delete(c.playing, pb)
+			c.background.Go(func() {
+				if err := c.a.client.StopPlayback(context.WithoutCancel(ctx), pb); err != nil && !ari.IsNotFound(err) {
+					c.log.Info("ARI: menu not stopped", "error", err)
+				}
+			})
 		}
 		d := c.digits[0]
 		if v, found := cfg.Menu[d]; found {
@@ -433,6 +446,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.1f", d.Seconds()) }
 // finish releases whatever the call still holds: legs, bridge, the
 // caller's channel, and waits for its notes.
 func (c *call) finish(ctx context.Context) {
+	c.background.Wait()
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.a.cfg.Teardown)
 	defer cancel()
 	cl := c.a.client

@@ -17,26 +17,7 @@ import (
 // caller waits in the call's bridge (music on hold after the read-back)
 // while the plan's steps ring; the first leg to answer joins the bridge.
 func (c *call) route(ctx context.Context) {
-	cfg, cl := c.a.cfg, c.a.client
-	bridgeID := "hotline-" + c.id
-	c.a.own(c, bridgeID)
-	if _, err := cl.CreateBridge(ctx, bridgeID, "mixing", bridgeID); err != nil {
-		c.log.Error("ARI: cannot create the call's bridge", "error", err)
-		c.decide("failed")
-		return
-	}
-	c.bridgeID = bridgeID
-	if err := cl.AddChannel(ctx, bridgeID, c.id, "caller"); err != nil {
-		c.log.Info("ARI: caller not bridged; gone?", "error", err)
-		c.callerGone = c.callerGone || ari.StatusOf(err) == 400 || ari.IsNotFound(err)
-	}
-	var media []string
-	if n := ticketDigits(c.receipt.Ticket); n != "" {
-		media = append(media, cfg.Prompts.TicketNumber, "digits:"+n)
-	}
-	media = append(media, cfg.Prompts.Hold)
-	c.readbackID = c.play(ctx, true, media...)
-
+	cfg := c.a.cfg
 	roster := c.a.roster.Load()
 	plan := roster.Plan(c.start, cfg.Plan)
 	rctx, cancel := context.WithCancel(ctx)
@@ -59,11 +40,48 @@ func (c *call) route(ctx context.Context) {
 		c.abandon(ctx, "ringing", ivrChoice{})
 	case err != nil:
 		return // shutting down
+	case !c.holdCaller(ctx):
+		c.decide("failed")
 	case winner != nil:
 		c.talk(ctx, winner)
 	default:
 		c.missed(ctx, len(plan.Steps))
 	}
+}
+
+// holdCaller puts the caller in the call's bridge and reads the ticket
+// number back, then music plays until someone answers. It runs once,
+// right after the first legs are dialled: agents' phones take seconds to
+// ring, so the first originate does not wait for it.
+func (c *call) holdCaller(ctx context.Context) bool {
+	if c.bridgeID != "" {
+		return true
+	}
+	c.background.Wait() // the menu is stopped
+	cfg, cl := c.a.cfg, c.a.client
+	// Not cut short by the ring timer of the step that called it: a
+	// bridge made but not known would be left behind.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.a.cfg.Teardown)
+	defer cancel()
+	bridgeID := "hotline-" + c.id
+	c.a.own(c, bridgeID)
+	// Known before it is made: finish deletes it whatever happens next.
+	c.bridgeID = bridgeID
+	if _, err := cl.CreateBridge(ctx, bridgeID, "mixing", bridgeID); err != nil {
+		c.log.Error("ARI: cannot create the call's bridge", "error", err)
+		return false
+	}
+	if err := cl.AddChannel(ctx, bridgeID, c.id, "caller"); err != nil {
+		c.log.Info("ARI: caller not bridged; gone?", "error", err)
+		c.callerGone = c.callerGone || ari.StatusOf(err) == 400 || ari.IsNotFound(err)
+	}
+	var media []string
+	if n := ticketDigits(c.receipt.Ticket); n != "" {
+		media = append(media, cfg.Prompts.TicketNumber, "digits:"+n)
+	}
+	media = append(media, cfg.Prompts.Hold)
+	c.readbackID = c.play(ctx, true, media...)
+	return true
 }
 
 // ticketDigits is the ticket number as the caller hears it: its digits
@@ -91,6 +109,9 @@ func (c *call) dialStep(ctx context.Context, roster *channels.Roster, s channels
 			continue
 		}
 		legs = append(legs, l)
+	}
+	if !c.holdCaller(ctx) {
+		errs = append(errs, errors.New("no bridge for the call"))
 	}
 	if len(legs) == 0 {
 		if len(errs) == 0 {
@@ -178,16 +199,25 @@ func (c *call) dialTarget(ctx context.Context, roster *channels.Roster, s channe
 		c.firstDial = c.a.cfg.Now()
 		c.a.mon.FirstDial(c.firstDial.Sub(c.start))
 	}
-	_, err := cl.Create(ctx, ari.CreateParams{Endpoint: endpoint, App: cfg.App, AppArgs: legArg + "," + c.id,
+	// The leg's REST calls are not cut short by the step's ring timer: a
+	// leg made but not known would ring on.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.a.cfg.Teardown)
+	defer cancel()
+	_, err := cl.Create(rctx, ari.CreateParams{Endpoint: endpoint, App: cfg.App, AppArgs: legArg + "," + c.id,
 		ChannelID: l.id, Originator: c.id, Variables: vars})
 	if err != nil {
+		// Asterisk refused it (not registered: 500), or it may exist: then
+		// it is hung up, and a 404 says it never was.
+		if ari.StatusOf(err) == 0 {
+			c.hangupLeg(rctx, l)
+		}
 		l.gone = true
 		c.note("leg-failed-"+l.id, EventLegFailed, legData(l, map[string]string{"endpoint": endpoint, "error": err.Error()}))
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	ring := int(math.Ceil(s.Ring.Seconds())) + 1
-	if err := cl.Dial(ctx, l.id, c.id, ring); err != nil {
-		c.hangupLeg(context.WithoutCancel(ctx), l)
+	if err := cl.Dial(rctx, l.id, c.id, ring); err != nil {
+		c.hangupLeg(rctx, l)
 		l.gone = true
 		c.note("leg-failed-"+l.id, EventLegFailed, legData(l, map[string]string{"endpoint": endpoint, "error": err.Error()}))
 		return nil, fmt.Errorf("%s: %w", t, err)
