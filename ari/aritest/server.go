@@ -184,7 +184,7 @@ func uuid() string {
 type conn struct {
 	app    string
 	all    bool // subscribeAll
-	out    chan []byte
+	out    chan obj // events, encoded by the writer (out of the lock)
 	done   chan struct{}
 	closer sync.Once
 
@@ -215,7 +215,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// The application is registered as the upgrade completes: events
 	// from then on are queued for the connection.
-	c := &conn{app: app, all: q.Get("subscribeAll") == "true", out: make(chan []byte, s.opts.QueueLen), done: make(chan struct{})}
+	c := &conn{app: app, all: q.Get("subscribeAll") == "true", out: make(chan obj, s.opts.QueueLen), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -252,7 +252,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-ctx.Done():
 			return
-		case frame := <-c.out:
+		case o := <-c.out:
+			e := forApp(o, c.app)
+			if s.mutate != nil {
+				e = s.mutate(e)
+			}
+			frame := encode(e)
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := ws.Write(wctx, websocket.MessageText, frame)
 			cancel()
@@ -307,24 +312,21 @@ type subject struct {
 }
 
 // emit sends an event to every application that sees it. Call with the
-// lock held; the order of emits is the order on every WebSocket.
+// lock held; the order of emits is the order on every WebSocket. Events
+// are snapshots (obj trees built for the event), so each connection's
+// writer encodes them outside the lock.
 func (s *Server) emit(o obj, subj subject) {
 	for c := range s.conns {
 		if !c.all && !s.subscribed(c.app, subj) {
 			continue
 		}
-		e := forApp(o, c.app)
-		if s.mutate != nil {
-			e = s.mutate(e)
-		}
-		frame := encode(e)
 		n := 1
 		if c.all && subj.appBridge {
 			n = 2
 		}
 		for range n {
 			select {
-			case c.out <- frame:
+			case c.out <- o:
 			default:
 				// Too far behind: drop it, as Asterisk drops a stuck
 				// WebSocket.
