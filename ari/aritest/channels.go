@@ -321,6 +321,18 @@ func (s *Server) hangup(r req) reply {
 	return noContent()
 }
 
+// stasisChannel finds a channel the application may act on.
+func (s *Server) stasisChannel(id string) (*channel, *reply) {
+	c, bad := s.channel(id)
+	if bad != nil {
+		return nil, bad
+	}
+	if bad := s.needStasis(c); bad != nil {
+		return nil, bad
+	}
+	return c, nil
+}
+
 func (s *Server) needStasis(c *channel) *reply {
 	if !c.inStasis {
 		r := fail(http.StatusConflict, "Channel not in Stasis application")
@@ -330,11 +342,8 @@ func (s *Server) needStasis(c *channel) *reply {
 }
 
 func (s *Server) answer(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	if c.state != "Up" {
@@ -347,11 +356,8 @@ func (s *Server) answer(r req) reply {
 }
 
 func (s *Server) ring(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	if c.ep != nil {
@@ -363,31 +369,23 @@ func (s *Server) ring(r req) reply {
 func (s *Server) ringStop(r req) reply { return s.chanNoop(r) }
 
 func (s *Server) chanNoop(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	return noContent()
 }
 
-func (s *Server) hold(r req) reply {
-	rep := s.chanNoop(r)
-	if rep.status == http.StatusNoContent {
-		if c := s.channels[r.params[0]]; c.ep != nil {
-			s.device(c.ep.device(), "ONHOLD")
-		}
-	}
-	return rep
-}
+func (s *Server) hold(r req) reply { return s.holdState(r, "ONHOLD") }
 
-func (s *Server) unhold(r req) reply {
+func (s *Server) unhold(r req) reply { return s.holdState(r, "INUSE") }
+
+// holdState: hold and unhold show in the endpoint's device state.
+func (s *Server) holdState(r req, state string) reply {
 	rep := s.chanNoop(r)
 	if rep.status == http.StatusNoContent {
 		if c := s.channels[r.params[0]]; c.ep != nil {
-			s.device(c.ep.device(), "INUSE")
+			s.device(c.ep.device(), state)
 		}
 	}
 	return rep
@@ -418,11 +416,8 @@ func (s *Server) redirect(r req) reply {
 // continueDialplan sends the channel back to the dialplan; the captured
 // from-trunk context sends it straight into Stasis again.
 func (s *Server) continueDialplan(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	app := c.app

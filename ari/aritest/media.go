@@ -98,11 +98,8 @@ func (s *Server) finishPlayback(pb *playback, state string) {
 }
 
 func (s *Server) playChannel(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	if c.caller != nil {
@@ -223,11 +220,8 @@ func silentWAV(d time.Duration) []byte {
 }
 
 func (s *Server) recordChannel(r req) reply {
-	c, bad := s.channel(r.params[0])
+	c, bad := s.stasisChannel(r.params[0])
 	if bad != nil {
-		return *bad
-	}
-	if bad := s.needStasis(c); bad != nil {
 		return *bad
 	}
 	return s.record(r, "channel:"+c.id, c.subj())

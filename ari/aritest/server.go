@@ -183,7 +183,7 @@ func uuid() string {
 // conn is one events WebSocket, subscribed for one application.
 type conn struct {
 	app    string
-	all    bool // subscribeAll
+	all    bool     // subscribeAll
 	out    chan obj // events, encoded by the writer (out of the lock)
 	done   chan struct{}
 	closer sync.Once

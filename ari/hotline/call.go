@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-desk/hotline/ari"
@@ -490,28 +491,18 @@ func (c *call) hangupLeg(ctx context.Context, l *leg) {
 type noteQueue struct {
 	intake Intake
 	log    *slog.Logger
-	mu     sync.Mutex
-	q      []channels.Note
-	sig    chan struct{}
-	closed bool
+	notes  *fifo[channels.Note]
+	closed atomic.Bool
 	done   chan struct{}
 }
 
 func startNotes(ctx context.Context, in Intake, ref channels.EventRef, log *slog.Logger) *noteQueue {
-	n := &noteQueue{intake: in, log: log, sig: make(chan struct{}, 1), done: make(chan struct{})}
+	n := &noteQueue{intake: in, log: log, notes: newFifo[channels.Note](), done: make(chan struct{})}
 	go n.run(ctx)
 	return n
 }
 
-func (n *noteQueue) add(note channels.Note) {
-	n.mu.Lock()
-	n.q = append(n.q, note)
-	n.mu.Unlock()
-	select {
-	case n.sig <- struct{}{}:
-	default:
-	}
-}
+func (n *noteQueue) add(note channels.Note) { n.notes.put(note) }
 
 func (n *noteQueue) addEvent(ref channels.EventRef, id string, ev ticketing.Event) {
 	n.add(channels.Note{Ref: ref, ID: id, Events: []ticketing.Event{ev}})
@@ -519,37 +510,28 @@ func (n *noteQueue) addEvent(ref channels.EventRef, id string, ev ticketing.Even
 
 // close waits until every note is recorded.
 func (n *noteQueue) close() {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	select {
-	case n.sig <- struct{}{}:
-	default:
-	}
+	n.closed.Store(true)
+	n.notes.wake()
 	<-n.done
 }
 
 func (n *noteQueue) run(ctx context.Context) {
 	defer close(n.done)
 	for {
-		n.mu.Lock()
-		var next *channels.Note
-		if len(n.q) > 0 {
-			next = &n.q[0]
-			n.q = n.q[1:]
-		}
-		closed := n.closed
-		n.mu.Unlock()
-		if next != nil {
-			if err := n.intake.Record(ctx, *next); err != nil {
-				n.log.Error("ARI: call event not recorded", "note", next.ID, "error", err)
+		if note, ok := n.notes.take(); ok {
+			if err := n.intake.Record(ctx, note); err != nil {
+				n.log.Error("ARI: call event not recorded", "note", note.ID, "error", err)
 			}
 			continue
 		}
-		if closed {
-			return
+		if n.closed.Load() {
+			// A note added between take and close is still queued.
+			if !n.notes.pending() {
+				return
+			}
+			continue
 		}
-		<-n.sig
+		<-n.notes.sig
 	}
 }
 

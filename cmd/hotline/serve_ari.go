@@ -31,22 +31,11 @@ func (g *gateway) wireARI(ctx context.Context) error {
 		return fmt.Errorf("ari: %w", err)
 	}
 	prompts := hotline.DefaultPrompts
+	byName := map[string]*string{"language": &prompts.Language, "greeting": &prompts.Greeting, "menu": &prompts.Menu,
+		"invalid": &prompts.Invalid, "ticket_number": &prompts.TicketNumber, "hold": &prompts.Hold, "unavailable": &prompts.Unavailable}
 	for name, uri := range c.Prompts {
-		switch name {
-		case "language":
-			prompts.Language = uri
-		case "greeting":
-			prompts.Greeting = uri
-		case "menu":
-			prompts.Menu = uri
-		case "invalid":
-			prompts.Invalid = uri
-		case "ticket_number":
-			prompts.TicketNumber = uri
-		case "hold":
-			prompts.Hold = uri
-		case "unavailable":
-			prompts.Unavailable = uri
+		if p := byName[name]; p != nil { // config.Validate checked the names
+			*p = uri
 		}
 	}
 	sip := g.s.cfg.SIP
