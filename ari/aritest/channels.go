@@ -369,8 +369,7 @@ func (s *Server) ring(r req) reply {
 func (s *Server) ringStop(r req) reply { return s.chanNoop(r) }
 
 func (s *Server) chanNoop(r req) reply {
-	c, bad := s.stasisChannel(r.params[0])
-	if bad != nil {
+	if _, bad := s.stasisChannel(r.params[0]); bad != nil {
 		return *bad
 	}
 	return noContent()
