@@ -280,6 +280,23 @@ func (s *Server) DropEvents() {
 	}
 }
 
+// DropEventsOf closes only the WebSockets that subscribed to everything
+// (subscribeAll true) or only those that did not.
+func (s *Server) DropEventsOf(subscribeAll bool) {
+	s.mu.Lock()
+	var drop []*conn
+	for c := range s.conns {
+		if c.all == subscribeAll {
+			drop = append(drop, c)
+			delete(s.conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range drop {
+		c.close()
+	}
+}
+
 // EventsDown makes the events WebSocket refuse connections (true) or take
 // them again (false), to hold a client disconnected for a while.
 func (s *Server) EventsDown(down bool) { s.eventsDown.Store(down) }

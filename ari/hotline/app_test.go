@@ -617,3 +617,63 @@ func TestNoLeakAfterManyCalls(t *testing.T) {
 		return err == nil && len(page.Tickets) == 1 && page.Tickets[0].ID == int64(n)
 	})
 }
+
+// A call whose StasisStart was lost with the WebSocket is taken up after
+// the reconnect: the application lists the channels in Stasis(hotline)
+// and adopts the ones no call owns.
+func TestLostStasisStartIsAdopted(t *testing.T) {
+	legs := make(chan *aritest.Leg, 1)
+	r := newRig(t, []config.Agent{zhang}, nil, func(c *Config) { c.Menu = nil }, aritest.Options{})
+	r.sim.Register("agent1", aritest.Agent{OnDial: func(l *aritest.Leg) { legs <- l; l.Answer() }})
+	// Another WebSocket for the application (without subscribeAll) keeps
+	// it registered in Asterisk while ours is down, so the StasisStart
+	// goes there only.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	other, err := ari.New(ari.Config{URL: r.sim.URL(), User: "hotline", Password: "hotline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherUp := make(chan bool, 1)
+	go other.Stream(ari.StreamConfig{App: "hotline"}, handlerFunc(func(up bool) {
+		select {
+		case otherUp <- up:
+		default:
+		}
+	})).Run(ctx)
+	<-otherUp
+	r.sim.EventsDown(true)
+	r.sim.DropEventsOf(true)
+	r.eventually("our WebSocket is down", 5*time.Second, func() bool { return r.app.Active() == 0 && !r.appConnected() })
+	c := r.call(aritest.Inbound{Name: "张三", Number: "13800138000"})
+	r.sim.EventsDown(false)
+	select {
+	case <-legs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lost call was not taken up")
+	}
+	r.eventually("bridged", 5*time.Second, func() bool { return c.Bridged() != "" && r.bridgedPair(c.Bridged()) })
+	c.Hangup()
+	tk := r.ticket(c)
+	if tk.Caller.Name != "张三" || tk.Kind != ticketing.KindInquiry {
+		t.Errorf("ticket %+v", tk)
+	}
+	if created := one(t, tk, ticketing.EventCreated); created["ari_adopted"] != "true" {
+		t.Errorf("not marked adopted: %v", created)
+	}
+	one(t, tk, EventAnswered)
+	r.clean()
+}
+
+// appConnected: the application's own WebSocket (subscribeAll) is up.
+func (r *rig) appConnected() bool {
+	apps, err := r.client.Application(context.Background(), "hotline")
+	return err == nil && len(apps.ChannelIDs) == 1 && apps.ChannelIDs[0] == "__AST_CHANNEL_ALL_TOPIC"
+}
+
+// handlerFunc is an ari.Handler that only reports connections.
+type handlerFunc func(up bool)
+
+func (f handlerFunc) Connected(bool)     { f(true) }
+func (f handlerFunc) Disconnected(error) {}
+func (f handlerFunc) Event(ari.Event)    {}
