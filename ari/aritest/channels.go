@@ -315,9 +315,6 @@ func (s *Server) hangup(r req) reply {
 		return noContent()
 	}
 	s.end(c, h)
-	if c.leg != nil {
-		c.leg.ended()
-	}
 	return noContent()
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -171,12 +172,8 @@ func (s *Server) record(r req, target string, subj subject) reply {
 	answer := rec.json()
 	rec.state = "recording"
 	s.emit(s.event("RecordingStarted", kv{"recording", rec.json()}), subj)
-	if max := r.get("maxDurationSeconds"); max != "" && max != "0" {
-		n := 0
-		for _, ch := range max {
-			n = n*10 + int(ch-'0')
-		}
-		s.after(secondsDur(n), func() {
+	if n, _ := strconv.Atoi(r.get("maxDurationSeconds")); n > 0 {
+		s.after(time.Duration(n)*time.Second, func() {
 			if s.live[name] == rec {
 				s.finishRecording(rec)
 			}

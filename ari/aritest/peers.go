@@ -344,8 +344,6 @@ func (l *Leg) Hangup() {
 	}
 }
 
-func (l *Leg) ended() {}
-
 func (s *Server) dialEvent(c *channel, status, dialstring string) {
 	s.emit(s.event("Dial", kv{"dialstatus", status}, kv{"forward", ""}, kv{"dialstring", dialstring}, kv{"peer", c.json()}), c.subj())
 }
@@ -492,7 +490,7 @@ func (s *Server) startDial(c *channel, caller *channel, timeoutSeconds int) {
 	}
 	c.leg = leg
 	if timeoutSeconds > 0 {
-		s.after(secondsDur(timeoutSeconds), func() {
+		s.after(time.Duration(timeoutSeconds)*time.Second, func() {
 			if c.dialing && !c.gone {
 				s.end(c, hangupHow{dialStatus: "NOANSWER", first: []kv{{"cause", 19}}, cause: 19})
 			}

@@ -52,6 +52,44 @@ var testMenu = map[string]string{"1": "incident", "2": "service_request", "3": "
 
 func newRig(t testing.TB, agents []config.Agent, escalation []string, tune func(*Config), simOpts aritest.Options) *rig {
 	t.Helper()
+	return newRigStore(t, agents, escalation, tune, simOpts, nil)
+}
+
+// storeGate holds the store's answers while closed: the store is down.
+type storeGate struct {
+	channels.Sink
+	mu   sync.Mutex
+	open chan struct{}
+}
+
+func (g *storeGate) wait(ctx context.Context) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *storeGate) Submit(ctx context.Context, c channels.Contact) (channels.Receipt, error) {
+	if err := g.wait(ctx); err != nil {
+		return channels.Receipt{}, err
+	}
+	return g.Sink.Submit(ctx, c)
+}
+
+func (g *storeGate) Record(ctx context.Context, n channels.Note) error {
+	if err := g.wait(ctx); err != nil {
+		return err
+	}
+	return g.Sink.Record(ctx, n)
+}
+
+func newRigStore(t testing.TB, agents []config.Agent, escalation []string, tune func(*Config), simOpts aritest.Options, gate *storeGate) *rig {
+	t.Helper()
 	log := quietLog(t, testing.Verbose())
 	sim, err := aritest.New(simOpts)
 	if err != nil {
@@ -75,7 +113,12 @@ func newRig(t testing.TB, agents []config.Agent, escalation []string, tune func(
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { journal.Close() })
-	calls := channels.NewCallIntake(intake, journal, 2*time.Second, log)
+	var sink channels.Sink = intake
+	deadline := 2 * time.Second
+	if gate != nil {
+		gate.Sink, sink, deadline = intake, gate, 100*time.Millisecond
+	}
+	calls := channels.NewCallIntake(sink, journal, deadline, log)
 	journalDone := make(chan struct{})
 	go func() {
 		defer close(journalDone)
@@ -147,17 +190,21 @@ func (r *rig) ticket(c *aritest.Caller) *ticketing.Ticket {
 		r.t.Fatal("the call did not end")
 	}
 	r.eventually("the app has no call", 10*time.Second, func() bool { return r.app.Active() == 0 })
+	tk, err := r.tryTicket(c)
+	if err != nil {
+		r.t.Fatalf("no ticket for the call: %v", err)
+	}
+	return tk
+}
+
+func (r *rig) tryTicket(c *aritest.Caller) (*ticketing.Ticket, error) {
 	ctx := context.Background()
 	key := ticketing.ContactKey{Channel: ticketing.ChannelPhone, ExternalID: c.ID() + "|" + c.ProtocolID()}
 	res, err := r.store.ContactGet(ctx, key)
 	if err != nil {
-		r.t.Fatalf("no ticket for the call: %v", err)
+		return nil, err
 	}
-	tk, err := r.store.TicketGet(ctx, ticketing.TicketGetParams{ID: res.TicketID, Timeline: true})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return tk
+	return r.store.TicketGet(ctx, ticketing.TicketGetParams{ID: res.TicketID, Timeline: true})
 }
 
 // clean checks that the call left no channel, bridge or live recording.
@@ -677,3 +724,56 @@ type handlerFunc func(up bool)
 func (f handlerFunc) Connected(bool)     { f(true) }
 func (f handlerFunc) Disconnected(error) {}
 func (f handlerFunc) Event(ari.Event)    {}
+
+// The store is down when the call comes: the call is not held up. Its
+// contact and events go to the journal (no ticket number to read back or
+// to send in X-Hotline-Ticket), the agent is rung and answers, and when the
+// store is back the ticket holds everything, recording included.
+func TestStoreDownCallGoesOn(t *testing.T) {
+	legs := make(chan *aritest.Leg, 1)
+	gate := &storeGate{open: make(chan struct{})}
+	r := newRigStore(t, []config.Agent{zhang}, nil, nil, aritest.Options{}, gate)
+	r.sim.Register("agent1", aritest.Agent{OnDial: func(l *aritest.Leg) { legs <- l; l.Ring(); l.Answer() }})
+	c := r.call(aritest.Inbound{Name: "张三", Number: "13800138000"})
+	pressWhenMenu(t, c, "3")
+	var l *aritest.Leg
+	select {
+	case l = <-legs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent was not rung while the store was down")
+	}
+	if h, ok := l.Headers["X-Hotline-Ticket"]; ok {
+		t.Errorf("X-Hotline-Ticket %q without a ticket", h)
+	}
+	r.eventually("bridged", 5*time.Second, func() bool { return c.Bridged() != "" && r.bridgedPair(c.Bridged()) })
+	time.Sleep(1100 * time.Millisecond)
+	c.Hangup()
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call did not end")
+	}
+	r.eventually("the call is done", 10*time.Second, func() bool { return r.app.Active() == 0 })
+	for _, m := range c.Heard() {
+		if strings.HasPrefix(m, "digits:") {
+			t.Errorf("read back %s without a ticket", m)
+		}
+	}
+	close(gate.open) // the store is back; the journal replays
+	var tk *ticketing.Ticket
+	r.eventually("every event replayed", 10*time.Second, func() bool {
+		var err error
+		tk, err = r.tryTicket(c)
+		return err == nil && len(events(tk, EventRecording)) == 1
+	})
+	if tk.Kind != ticketing.KindComplaint || tk.Caller.Phone != "+8613800138000" {
+		t.Errorf("ticket %+v", tk)
+	}
+	for _, typ := range []string{EventIVR, EventRinging, EventAnswered, EventEnded} {
+		one(t, tk, typ)
+	}
+	if len(tk.Attachments) != 1 {
+		t.Errorf("attachments %+v", tk.Attachments)
+	}
+	r.clean()
+}

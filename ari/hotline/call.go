@@ -398,7 +398,7 @@ func (c *call) openTicket(ctx context.Context, choice ivrChoice, extra []ticketi
 		return
 	}
 	c.receipt, c.ticketed = r, true
-	c.notes = startNotes(context.WithoutCancel(ctx), c.a.intake, c.ref, c.log)
+	c.notes = startNotes(context.WithoutCancel(ctx), c.a.intake, c.log)
 	c.log.Info("ARI: call ticketed", "ticket", r.Ticket, "journaled", r.Journaled, "kind", kind)
 }
 
@@ -496,7 +496,7 @@ type noteQueue struct {
 	done   chan struct{}
 }
 
-func startNotes(ctx context.Context, in Intake, ref channels.EventRef, log *slog.Logger) *noteQueue {
+func startNotes(ctx context.Context, in Intake, log *slog.Logger) *noteQueue {
 	n := &noteQueue{intake: in, log: log, notes: newFifo[channels.Note](), done: make(chan struct{})}
 	go n.run(ctx)
 	return n

@@ -321,7 +321,7 @@ func (c *call) attachRecording(ctx context.Context) {
 	cfg, cl := c.a.cfg, c.a.client
 	// The recording's note comes after the call's others.
 	c.notes.close()
-	c.notes = startNotes(ctx, c.a.intake, c.ref, c.log)
+	c.notes = startNotes(ctx, c.a.intake, c.log)
 	data := map[string]string{"name": c.recName, "duration_seconds": fmt.Sprint(c.recDuration)}
 	f, err := cl.StoredFile(ctx, c.recName, cfg.RecordingMaxBytes)
 	note := channels.Note{Ref: c.ref, ID: "recording"}
