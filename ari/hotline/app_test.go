@@ -777,3 +777,65 @@ func TestStoreDownCallGoesOn(t *testing.T) {
 	}
 	r.clean()
 }
+
+// The menu: a key picks the kind; an invalid key gets the menu again; two
+// invalid keys, or no key at all, go on as an inquiry.
+func TestIVR(t *testing.T) {
+	tests := []struct {
+		name, keys string
+		kind       ticketing.Kind
+		choice     string
+		how        string
+	}{
+		{"incident", "1", ticketing.KindIncident, "incident", "pressed"},
+		{"complaint", "3", ticketing.KindComplaint, "complaint", "pressed"},
+		{"operator", "0", ticketing.KindInquiry, ChoiceOperator, "pressed"},
+		{"invalid then valid", "92", ticketing.KindServiceRequest, "service_request", "pressed"},
+		{"invalid twice", "98", ticketing.KindInquiry, "inquiry", "invalid"},
+		{"no key", "", ticketing.KindInquiry, "inquiry", "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, nil, nil, nil, aritest.Options{})
+			c := r.call(aritest.Inbound{Name: "张三", Number: "13800138000"})
+			for i, k := range tt.keys {
+				if i == 0 {
+					pressWhenMenu(t, c, string(k))
+					continue
+				}
+				// The menu again, after the invalid prompt.
+				if c.WaitHeard(DefaultPrompts.Invalid, 5*time.Second) == "" {
+					t.Fatal("no invalid-key prompt")
+				}
+				c.DTMF(string(k))
+			}
+			tk := r.ticket(c)
+			ivr := one(t, tk, EventIVR)
+			if tk.Kind != tt.kind || ivr["choice"] != tt.choice || ivr["how"] != tt.how {
+				t.Errorf("kind %s, ivr %v; want %s, %s, %s", tk.Kind, ivr, tt.kind, tt.choice, tt.how)
+			}
+			// Nobody on duty: missed at once.
+			one(t, tk, EventMissed)
+			r.clean()
+		})
+	}
+}
+
+// An agent whose softphone is not registered cannot be rung (Asterisk
+// answers 500 "Allocation failed"): the plan goes on to the mobile.
+func TestUnregisteredAgentGoesToMobile(t *testing.T) {
+	r := newRig(t, []config.Agent{{ID: "wang", SIPUser: "wang", Mobile: "+8613800000009"}}, nil, func(c *Config) { c.Menu = nil }, aritest.Options{})
+	r.sim.Trunk("carrier", func(l *aritest.Leg) { l.Answer() })
+	c := r.call(aritest.Inbound{Name: "张三", Number: "13800138000"})
+	r.eventually("bridged", 5*time.Second, func() bool { return c.Bridged() != "" && r.bridgedPair(c.Bridged()) })
+	c.Hangup()
+	tk := r.ticket(c)
+	if f := one(t, tk, EventLegFailed); f["agent"] != "wang" || !strings.Contains(f["error"], "Allocation failed") {
+		t.Errorf("leg failed %v", f)
+	}
+	if ans := one(t, tk, EventAnswered); ans["number"] != "+8613800000009" {
+		t.Errorf("answered %v", ans)
+	}
+	r.clean()
+}
