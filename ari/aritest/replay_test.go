@@ -431,7 +431,9 @@ func replayMedia(uri string) time.Duration {
 	if uri == "sound:demo-congrats" {
 		return 30 * time.Second
 	}
-	return 150 * time.Millisecond
+	// Long enough for a captured GET of a playing playback to find it
+	// playing on a loaded machine; the replay waits for its end anyway.
+	return 600 * time.Millisecond
 }
 
 // TestReplayCaptures replays every modelled scenario.
