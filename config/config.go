@@ -80,7 +80,18 @@ type ARI struct {
 	AgentEndpoint  string            `yaml:"agent_endpoint"`
 	MobileEndpoint string            `yaml:"mobile_endpoint"`
 	Menu           map[string]string `yaml:"menu"`
+	// MenuTimeout is how long the IVR waits for a key after the menu.
+	MenuTimeout Duration `yaml:"menu_timeout"`
+	// Prompts override the IVR's sound URIs by name (ARIPrompts lists
+	// the names) and their language ("language").
+	Prompts map[string]string `yaml:"prompts"`
+	// RecordingMaxBytes: a call recording up to this size is attached to
+	// the ticket, a larger one linked.
+	RecordingMaxBytes int64 `yaml:"recording_max_bytes"`
 }
+
+// ARIPrompts are the names ari.prompts may set.
+var ARIPrompts = []string{"language", "greeting", "menu", "invalid", "ticket_number", "hold", "unavailable"}
 
 type Fax struct {
 	Inbox   string   `yaml:"inbox"`

@@ -63,6 +63,8 @@ func Default() *Config {
 				"3": KindComplaint,
 				"0": MenuOperator,
 			},
+			MenuTimeout:       Duration(5 * time.Second),
+			RecordingMaxBytes: 20 << 20,
 		},
 		Fax: Fax{Inbox: ""},
 		SLA: map[string]SLA{

@@ -162,6 +162,22 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.ARI.MenuTimeout < 0 {
+		v.add("ari.menu_timeout", "must not be negative")
+	}
+	if c.ARI.RecordingMaxBytes < 0 {
+		v.add("ari.recording_max_bytes", "must not be negative")
+	}
+	for _, k := range sortedKeys(c.ARI.Prompts) {
+		p := "ari.prompts." + k
+		switch val := c.ARI.Prompts[k]; {
+		case !slices.Contains(ARIPrompts, k):
+			v.add(p, "unknown prompt; want one of %s", strings.Join(ARIPrompts, ", "))
+		case k != "language" && !strings.Contains(val, ":"):
+			v.add(p, "%q: want a media URI such as sound:hotline/greeting", val)
+		}
+	}
+
 	// fax
 	for i, s := range c.Fax.Senders {
 		if domain, ok := strings.CutPrefix(s, "@"); ok && domain != "" && !strings.ContainsAny(domain, "@ <>") {

@@ -315,8 +315,11 @@ func actorOr(actor, def string) string {
 	return actor
 }
 
-// stamp dates events that came without a time.
+// stamp dates events that came without a time. It works on a copy: the
+// caller's slice may be read at the same time (the call intake journals a
+// note whose store write timed out while that write still runs).
 func stamp(events []Event, now time.Time) []Event {
+	events = append([]Event(nil), events...)
 	for i := range events {
 		if events[i].At.IsZero() {
 			events[i].At = now
