@@ -68,6 +68,9 @@ type Config struct {
 	SubmitTimeout time.Duration
 	// TicketPrefix is the prefix of ticket tags in subjects ([HL-…]).
 	TicketPrefix string
+	// MaxLineLength bounds a line of a command or of a message (default
+	// 1 MiB); a longer line cuts the message short and it is refused.
+	MaxLineLength int
 	// FaxSenders are the addresses (or @domains) whose mail with TIFF or
 	// PDF files is fax input.
 	FaxSenders []string
@@ -128,7 +131,10 @@ func New(cfg Config, in Intake, fax Fax, mon *metrics.Mail, log *slog.Logger) *S
 	// Real mail has lines far over RFC 5321's 1000 (HTML on one line);
 	// Postfix takes them, so must we. A line over this cuts the message
 	// short, which is refused (see readMessage), never accepted.
-	srv.MaxLineLength = maxLineLength
+	srv.MaxLineLength = cfg.MaxLineLength
+	if srv.MaxLineLength <= 0 {
+		srv.MaxLineLength = maxLineLength
+	}
 	srv.ReadTimeout = cfg.IdleTimeout
 	srv.WriteTimeout = time.Minute
 	srv.TLSConfig = cfg.TLS
