@@ -287,4 +287,6 @@ func b64Lines(b []byte) string {
 	return out.String()
 }
 
-func msgID(n int) string { return fmt.Sprintf("<test-%d-%d@client.example.net>", n, time.Now().UnixNano()) }
+func msgID(n int) string {
+	return fmt.Sprintf("<test-%d-%d@client.example.net>", n, time.Now().UnixNano())
+}

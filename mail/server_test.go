@@ -103,7 +103,7 @@ func TestReplyToAcknowledgementThreads(t *testing.T) {
 	waitFor(t, "the acknowledgement", 10*time.Second, func() bool { return len(h.relay.received()) == 1 })
 	ack := h.relay.received()[0].Msg
 	reply := "From: li.si@example.cn\r\nTo: " + desk + "\r\n" +
-		"Subject: =?utf-8?B?" + b64("回复：" + ack.Subject) + "?=\r\n" +
+		"Subject: =?utf-8?B?" + b64("回复："+ack.Subject) + "?=\r\n" +
 		"Message-ID: " + msgID(2) + "\r\nIn-Reply-To: <" + ack.MessageID + ">\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
 		"打印机重启后还是不行。\r\n\r\n-----原始邮件-----\r\n发件人: 服务台\r\n我们已收到您的邮件\r\n"
@@ -130,7 +130,9 @@ func TestReplyToAcknowledgementThreads(t *testing.T) {
 	}
 }
 
-func b64(s string) string { return strings.TrimSpace(strings.ReplaceAll(b64Lines([]byte(s)), "\r\n", "")) }
+func b64(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(b64Lines([]byte(s)), "\r\n", ""))
+}
 
 func smtpCode(err error) int {
 	var te *textproto.Error
