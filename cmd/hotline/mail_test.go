@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/smtp"
 	"net/textproto"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,4 +269,152 @@ func crashSend(c *smtp.Client, i int) error {
 	fmt.Fprintf(w, "From: sender%d@example.net\r\nTo: servicedesk@localhost\r\nSubject: %s\r\nMessage-ID: <crash-%d@loadgen.example.net>\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\n%s", i%50, crashSubject(i), i, body)
 	return w.Close()
+}
+
+// pgProxy forwards TCP to PostgreSQL and can be cut: while down, its port
+// refuses connections and the open ones are closed, as when the database
+// server stops.
+type pgProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func newPGProxy(t *testing.T, target string) *pgProxy {
+	p := &pgProxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	p.addr = freePort(t)
+	p.up()
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *pgProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *pgProxy) pipe(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[s] = true, true
+	p.mu.Unlock()
+	go func() { io.Copy(s, c); s.Close() }()
+	io.Copy(c, s)
+	c.Close()
+}
+
+func (p *pgProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// TestMailPostgresDown451: with PostgreSQL's connection refused, the real
+// gateway answers 451 4.3.0; once it is back, the sender's retry makes
+// exactly one ticket.
+func TestMailPostgresDown451(t *testing.T) {
+	base := pgtest.URL(t)
+	u, err := neturl.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newPGProxy(t, u.Host)
+	u.Host = proxy.addr
+	srv := newMailServe(t, t.TempDir(), "--db", u.String())
+	srv.start()
+	defer srv.stop()
+	msg := func(i int) []byte {
+		return []byte(fmt.Sprintf("From: a@example.cn\r\nTo: servicedesk@localhost\r\nSubject: %s\r\nMessage-ID: <down-%d@example.cn>\r\n\r\nx\r\n", crashSubject(i), i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := smtpSend(ctx, srv.smtp, "a@example.cn", []string{"servicedesk@localhost"}, msg(1)); err != nil {
+		t.Fatalf("with the database up: %v", err)
+	}
+	proxy.down()
+	err = smtpSend(ctx, srv.smtp, "a@example.cn", []string{"servicedesk@localhost"}, msg(2))
+	if err == nil || !strings.Contains(err.Error(), "451") || !strings.Contains(err.Error(), "4.3.0") {
+		t.Fatalf("with the database down: %v, want 451 4.3.0", err)
+	}
+	proxy.up()
+	var retryErr error
+	for i := 0; i < 50; i++ {
+		if retryErr = smtpSend(ctx, srv.smtp, "a@example.cn", []string{"servicedesk@localhost"}, msg(2)); retryErr == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if retryErr != nil {
+		t.Fatalf("the retry after the database came back: %v", retryErr)
+	}
+	st, err := postgres.Open(ctx, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.TicketList(ctx, ticketing.TicketListParams{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Tickets) != 2 {
+		t.Fatalf("%d tickets, want 2", len(page.Tickets))
+	}
+}
+
+// TestSimulateMail: `hotline simulate mail` delivers a GB2312 test mail to
+// a running gateway over SMTP, which makes it a ticket that reads right; a
+// foreign recipient is refused with the server's answer.
+func TestSimulateMail(t *testing.T) {
+	data := t.TempDir()
+	srv := newMailServe(t, data)
+	srv.start()
+	out, err := exec.Command(binary, "simulate", "mail", "--server", srv.smtp, "--to", "servicedesk@localhost").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "250: ") {
+		t.Fatalf("simulate mail: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "simulate", "mail", "--server", srv.smtp, "--to", "someone@elsewhere.example.org").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "550") {
+		t.Fatalf("simulate mail to a foreign address: %v\n%s", err, out)
+	}
+	srv.stop()
+	st, err := sqlite.Open(filepath.Join(data, "hotline.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.TicketList(context.Background(), ticketing.TicketListParams{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Tickets) != 1 || page.Tickets[0].Subject != "打印机无法打印（测试邮件）" || page.Tickets[0].Caller.Name != "张三" {
+		t.Fatalf("tickets %+v", page.Tickets)
+	}
 }
