@@ -47,19 +47,25 @@ type harnessOpt func(cfg *mail.Config, ocfg *outbox.Config)
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
+	return startHarness(t, openSQLite(t), opts...)
+}
+
+// openSQLite opens and migrates a store in a temporary directory.
+func openSQLite(t *testing.T) ticketing.Store {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hotline.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := st.Migrate(ctx); err != nil {
+	if err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return startHarness(t, ctx, cancel, st, opts...)
+	return st
 }
 
-func startHarness(t *testing.T, ctx context.Context, cancel context.CancelFunc, st ticketing.Store, opts ...harnessOpt) *harness {
+func startHarness(t *testing.T, st ticketing.Store, opts ...harnessOpt) *harness {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	d := ticketing.NewDesk(st, ticketing.DeskConfig{Prefix: "HL", Location: sh})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/hotline-desk/hotline/mail"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/ticketing"
-	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
 
 // 镕, 喆 and 堃 are GBK characters outside GB2312: a strict GB2312 decoder
@@ -373,19 +371,11 @@ func (f *flakyStore) TicketCreate(ctx context.Context, p *ticketing.TicketCreate
 // one ticket. (The PostgreSQL variant with a refused connection is in
 // TestPostgresDownAnswers451.)
 func TestStoreDownAnswers451(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hotline.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	flaky := &flakyStore{Store: st}
-	h := startHarness(t, ctx, cancel, flaky)
+	flaky := &flakyStore{Store: openSQLite(t)}
+	h := startHarness(t, flaky)
 	flaky.down.Store(true)
 	msg := "From: a@example.cn\r\nSubject: x\r\nMessage-ID: " + msgID(1) + "\r\n\r\nx\r\n"
-	err = send(h.addr, "a@example.cn", []string{desk}, msg)
+	err := send(h.addr, "a@example.cn", []string{desk}, msg)
 	if smtpCode(err) != 451 || !strings.Contains(err.Error(), "4.3.0") {
 		t.Fatalf("store down: %v, want 451 4.3.0", err)
 	}

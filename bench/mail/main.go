@@ -21,13 +21,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +33,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/hotline-desk/hotline/bench/internal/benchpg"
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
@@ -268,7 +264,7 @@ func runHotlineSQLite(o *options, port string) (func() error, func(), error) {
 }
 
 func runHotlinePostgres(o *options, port string) (func() error, func(), error) {
-	u, drop, err := schema(o.pg)
+	u, drop, err := benchpg.Schema(o.pg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -353,33 +349,6 @@ func runHotline(o *options, port, data string, extra []string, open func(ctx con
 		return nil
 	}
 	return check, stop, nil
-}
-
-// schema makes a PostgreSQL schema of its own for one run.
-func schema(base string) (string, func(), error) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", base, err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hlbenchmail_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		conn.Close(ctx)
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-		conn.Close(ctx)
-	}, nil
 }
 
 func freePort() (string, error) {
