@@ -296,3 +296,31 @@ func b64Lines(b []byte) string {
 func msgID(n int) string {
 	return fmt.Sprintf("<test-%d-%d@client.example.net>", n, time.Now().UnixNano())
 }
+
+// metric reads a counter of the harness's monitor by its label values, in
+// the order of the label names (Prometheus sorts them).
+func (h *harness) metric(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := h.mon.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for i, l := range m.GetLabel() {
+				if l.GetValue() != labels[i] {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}

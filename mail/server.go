@@ -147,6 +147,10 @@ func New(cfg Config, in Intake, fax Fax, mon *metrics.Mail, log *slog.Logger) *S
 	return s
 }
 
+// maxHops is how many Received headers a message may carry (Postfix's
+// hopcount_limit).
+const maxHops = 50
+
 // maxLineLength bounds one line of a command or of a message.
 const maxLineLength = 1 << 20
 
@@ -197,6 +201,8 @@ var (
 		Message: "The message was cut short and was not accepted"}
 	errInvalid = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 		Message: "The message could not be taken as a ticket"}
+	errLoop = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6},
+		Message: "Too many Received headers: a mail loop"}
 )
 
 // session is one SMTP connection's state.
@@ -368,6 +374,11 @@ type Outcome struct {
 // errors are SMTP answers (*smtp.SMTPError).
 func (s *Server) Deliver(ctx context.Context, env Envelope, raw []byte) (Outcome, error) {
 	m := Parse(raw)
+	// RFC 5321 §6.3: a message that went round too many hops is looping.
+	if len(m.Header.Values("Received")) > maxHops {
+		s.mon.MessageRejected("loop")
+		return Outcome{}, errLoop
+	}
 	var out Outcome
 	var err error
 	switch {

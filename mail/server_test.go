@@ -88,6 +88,15 @@ func TestGB2312MailBecomesTicket(t *testing.T) {
 	if len(m.InReplyTo) != 1 || "<"+m.InReplyTo[0]+">" != id {
 		t.Errorf("In-Reply-To = %v, want %s", m.InReplyTo, id)
 	}
+	if got := h.metric(t, "hotline_smtp_messages_total", "ticket", "accepted"); got != 1 {
+		t.Errorf("hotline_smtp_messages_total{accepted,ticket} = %v, want 1", got)
+	}
+	if got := h.metric(t, "hotline_mail_acknowledgements_total", "new_ticket", "queued"); got != 1 {
+		t.Errorf("hotline_mail_acknowledgements_total{queued} = %v, want 1", got)
+	}
+	waitFor(t, "the sent acknowledgement counted", 5*time.Second, func() bool {
+		return h.metric(t, "hotline_mail_outbound_total", "ack", "sent") == 1
+	})
 }
 
 // TestReplyToAcknowledgementThreads: a reply whose In-Reply-To names the
@@ -149,6 +158,23 @@ func TestForeignRecipientRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "5.1.1") {
 		t.Errorf("no enhanced code 5.1.1 in %q", err)
+	}
+	if n := len(h.tickets()); n != 0 {
+		t.Fatalf("%d tickets", n)
+	}
+	if got := h.metric(t, "hotline_smtp_messages_total", "recipient", "rejected"); got != 1 {
+		t.Errorf("hotline_smtp_messages_total{rejected,recipient} = %v, want 1", got)
+	}
+}
+
+// TestMailLoopRefused: a message that has been round too many hops is
+// refused, not made a ticket.
+func TestMailLoopRefused(t *testing.T) {
+	h := newHarness(t)
+	msg := strings.Repeat("Received: from a by b; Fri, 27 Nov 2026 09:30:00 +0800\r\n", 51) +
+		"From: a@example.cn\r\nSubject: loop\r\nMessage-ID: " + msgID(1) + "\r\n\r\nx\r\n"
+	if err := send(h.addr, "a@example.cn", []string{desk}, msg); smtpCode(err) != 554 {
+		t.Fatalf("looping mail: %v, want 554", err)
 	}
 	if n := len(h.tickets()); n != 0 {
 		t.Fatalf("%d tickets", n)

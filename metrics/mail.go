@@ -25,7 +25,7 @@ func NewMail(m *Monitor) *Mail {
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hotline_smtp_sessions_active",
 			Help: "SMTP connections open now."}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_smtp_messages_total",
-			Help: "SMTP messages and recipients, by result (accepted, rejected, temp_failed) and reason (ticket, appended, duplicate, bounce, bounce_unmatched, fax; recipient, size, line_too_long, rate, auth, invalid; store, timeout, cut_short)."},
+			Help: "SMTP messages and recipients, by result (accepted, rejected, temp_failed) and reason (ticket, appended, duplicate, bounce, bounce_unmatched, fax; recipient, size, line_too_long, loop, rate, auth, invalid; store, timeout, cut_short)."},
 			[]string{"result", "reason"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_mail_acknowledgements_total",
 			Help: "Acknowledgements of inbound mail, by result (queued, suppressed) and reason (new_ticket; auto_generated, disabled, no_address)."},
