@@ -520,3 +520,74 @@ func textprotoDial(addr string) (*textproto.Conn, error) {
 	}
 	return c, nil
 }
+
+// TestDataStallTimesOut: a client that stops in the middle of DATA gets
+// 421 after read_timeout and no ticket is made of the half message.
+func TestDataStallTimesOut(t *testing.T) {
+	h := newHarness(t, func(c *mail.Config, _ *outbox.Config) { c.ReadTimeout = 300 * time.Millisecond })
+	c, err := textprotoDial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, cmd := range []struct {
+		line string
+		code int
+	}{{"EHLO client.example.net", 250}, {"MAIL FROM:<a@example.cn>", 250}, {"RCPT TO:<" + desk + ">", 250}, {"DATA", 354}} {
+		if err := c.PrintfLine("%s", cmd.line); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadResponse(cmd.code); err != nil {
+			t.Fatalf("%s: %v", cmd.line, err)
+		}
+	}
+	c.PrintfLine("Subject: half\r\nMessage-ID: %s\r\n\r\nthe first half", msgID(1))
+	start := time.Now()
+	code, _, _ := c.ReadResponse(250)
+	if code != 421 {
+		t.Fatalf("stalled DATA answered %d, want 421", code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the stall was noticed after %v", d)
+	}
+	if n := len(h.tickets()); n != 0 {
+		t.Fatalf("%d tickets from a half message", n)
+	}
+}
+
+// TestUnknownCharsetNoted: a body in a charset nobody knows is decoded by
+// best guess, and the ticket says so; the mail is not refused.
+func TestUnknownCharsetNoted(t *testing.T) {
+	h := newHarness(t)
+	msg := "From: a@example.cn\r\nTo: " + desk + "\r\nSubject: odd\r\nMessage-ID: " + msgID(1) +
+		"\r\nContent-Type: text/plain; charset=x-unheard-of\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64Lines(gbk(t, "服务器宕机"))
+	if err := send(h.addr, "a@example.cn", []string{desk}, msg); err != nil {
+		t.Fatal(err)
+	}
+	tk := h.ticket(h.tickets()[0].Number)
+	if tk.Description != "服务器宕机" {
+		t.Errorf("description %q", tk.Description)
+	}
+	if n := len(eventsOf(tk, "mail_degraded")); n != 1 {
+		t.Errorf("%d mail_degraded events, want 1", n)
+	}
+}
+
+// TestReplyBeforeOriginal: a colleague's reply-all that arrives before the
+// customer's original (mail is not delivered in order) makes one ticket:
+// the original, arriving second, threads onto it by its own Message-ID.
+func TestReplyBeforeOriginal(t *testing.T) {
+	h := newHarness(t)
+	orig := msgID(1)
+	reply := "From: colleague@example.cn\r\nCc: " + desk + "\r\nSubject: Re: VPN\r\nMessage-ID: " + msgID(2) +
+		"\r\nIn-Reply-To: " + orig + "\r\n\r\nsame here\r\n"
+	if err := send(h.addr, "colleague@example.cn", []string{desk}, reply); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(h.addr, "a@example.cn", []string{desk}, "From: a@example.cn\r\nTo: "+desk+"\r\nSubject: VPN\r\nMessage-ID: "+orig+"\r\n\r\nVPN down\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.tickets()); n != 1 {
+		t.Fatalf("%d tickets, want 1", n)
+	}
+}
