@@ -89,6 +89,7 @@ type Server struct {
 	desk   map[string]bool
 	tag    tagMatcher
 	limits *clientLimits
+	acks   *ackQueue
 
 	ctx context.Context // the serving context: ends on shutdown
 	srv *smtp.Server
@@ -123,6 +124,7 @@ func New(cfg Config, in Intake, fax Fax, mon *metrics.Mail, log *slog.Logger) *S
 	for _, a := range cfg.Addresses {
 		s.desk[strings.ToLower(strings.TrimSpace(a))] = true
 	}
+	s.acks = newAckQueue(cfg.Ack.PerHour)
 	s.limits = newClientLimits(cfg.MaxConnectionsPerClient, cfg.MaxMessagesPerMinute, cfg.Trusted, cfg.Now)
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Hostname

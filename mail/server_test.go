@@ -591,3 +591,23 @@ func TestReplyBeforeOriginal(t *testing.T) {
 		t.Fatalf("%d tickets, want 1", n)
 	}
 }
+
+// TestAckQueueHoldsBackFloods: past the hourly limit this instance queues
+// no more acknowledgement jobs for an address (the store's limit would
+// hold them back anyway); the mail is still stored.
+func TestAckQueueHoldsBackFloods(t *testing.T) {
+	h := newHarness(t, func(c *mail.Config, o *outbox.Config) { c.Ack.PerHour, o.AckPerHour = 2, 2 })
+	for i := 0; i < 4; i++ {
+		msg := fmt.Sprintf("From: flood@example.net\r\nTo: %s\r\nSubject: flood %d\r\nMessage-ID: %s\r\n\r\nx\r\n", desk, i, msgID(i))
+		if err := send(h.addr, "flood@example.net", []string{desk}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(h.tickets()); n != 4 {
+		t.Fatalf("%d tickets, want 4", n)
+	}
+	if q, s := h.metric(t, "hotline_mail_acknowledgements_total", "new_ticket", "queued"), h.metric(t, "hotline_mail_acknowledgements_total", "rate_limit", "suppressed"); q != 2 || s != 2 {
+		t.Fatalf("acknowledgements queued %v, held back %v; want 2 and 2", q, s)
+	}
+	waitFor(t, "two acknowledgements", 10*time.Second, func() bool { return len(h.relay.received()) == 2 })
+}

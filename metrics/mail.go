@@ -28,7 +28,7 @@ func NewMail(m *Monitor) *Mail {
 			Help: "SMTP messages and recipients, by result (accepted, rejected, temp_failed) and reason (ticket, appended, duplicate, bounce, bounce_unmatched, fax; recipient, size, line_too_long, loop, rate, auth, invalid; store, timeout, cut_short)."},
 			[]string{"result", "reason"}),
 		acks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_mail_acknowledgements_total",
-			Help: "Acknowledgements of inbound mail, by result (queued, suppressed) and reason (new_ticket; auto_generated, disabled, no_address)."},
+			Help: "Acknowledgements of inbound mail, by result (queued, suppressed) and reason (new_ticket; auto_generated, disabled, no_address, rate_limit: this instance already queued the hourly limit for the address)."},
 			[]string{"result", "reason"}),
 	}
 	m.Register(x.sessions, x.active, x.messages, x.acks)

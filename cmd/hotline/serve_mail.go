@@ -50,7 +50,8 @@ func (g *gateway) wireMail(ctx context.Context) error {
 		MaxConnectionsPerClient: c.SMTP.MaxConnectionsPerClient, MaxMessagesPerMinute: c.SMTP.MaxMessagesPerMinute,
 		Trusted: trusted, IdleTimeout: c.SMTP.IdleTimeout.Std(), ReadTimeout: c.SMTP.ReadTimeout.Std(),
 		TicketPrefix: c.Desk.TicketPrefix, FaxSenders: c.Fax.Senders,
-		Ack: mail.AckConfig{Enabled: c.Mail.Acknowledge && c.Mail.Relay != "", DeskName: c.Desk.Name, ConsoleURL: c.Desk.ConsoleURL},
+		Ack: mail.AckConfig{Enabled: c.Mail.Acknowledge && c.Mail.Relay != "", DeskName: c.Desk.Name, ConsoleURL: c.Desk.ConsoleURL,
+			PerHour: c.Mail.AcknowledgePerHour},
 	}, g.intake, fax, metrics.NewMail(g.mon), g.log.With("channel", "email"))
 	ln, err := net.Listen("tcp", c.SMTP.Listen)
 	if err != nil {
