@@ -96,7 +96,7 @@ func main() {
 		return xs[len(xs)/2]
 	}
 	sink, pf := med(targets[0].name), med(targets[1].name)
-	ack := "acknowledgements queued"
+	ack := "acknowledgements on (one sender: the per-sender limit queues 5, holds back the rest)"
 	if o.noAck {
 		ack = "no acknowledgements"
 	}
