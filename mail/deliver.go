@@ -65,7 +65,7 @@ func (s *Server) deliverContact(ctx context.Context, env Envelope, m *Message, r
 	if looksLikeReply(m) {
 		c.Body = trimQuoted(m.Text)
 	}
-	c.Attachments = append(c.Attachments, channels.Attachment{Name: rawName(m), ContentType: "message/rfc822", Data: raw})
+	c.Attachments = append(c.Attachments, channels.Attachment{Name: "message.eml", ContentType: "message/rfc822", Data: raw})
 	for _, p := range m.Attachments {
 		c.Attachments = append(c.Attachments, channels.Attachment{Name: p.Name, ContentType: p.ContentType, Data: p.Data})
 	}
@@ -170,10 +170,6 @@ func formatAddresses(as []Address) string {
 		out[i] = formatAddress(a)
 	}
 	return clip(strings.Join(out, ", "), 4000)
-}
-
-func rawName(m *Message) string {
-	return "message.eml"
 }
 
 func lastN(xs []string, n int) []string {

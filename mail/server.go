@@ -209,14 +209,13 @@ var (
 
 // session is one SMTP connection's state.
 type session struct {
-	s       *Server
-	conn    *smtp.Conn
-	client  netip.Addr
-	exempt  bool // trusted network or authenticated
-	user    string
-	from    string
-	hasFrom bool
-	rcpts   []string
+	s      *Server
+	conn   *smtp.Conn
+	client netip.Addr
+	exempt bool // trusted network or authenticated
+	user   string
+	from   string
+	rcpts  []string
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
@@ -265,7 +264,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		ss.s.mon.MessageTempFailed("rate")
 		return errRateLimited
 	}
-	ss.from, ss.hasFrom = strings.ToLower(strings.TrimSpace(from)), true
+	ss.from = strings.ToLower(strings.TrimSpace(from))
 	return nil
 }
 
@@ -285,7 +284,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Reset() {
-	ss.from, ss.hasFrom, ss.rcpts = "", false, nil
+	ss.from, ss.rcpts = "", nil
 }
 
 func (ss *session) Logout() error { return nil }
