@@ -57,7 +57,7 @@ var autoSubjects = regexp.MustCompile(`(?i)^\s*(?:自动回复|自動回覆|自�
 
 // automatedSenders are the local parts of addresses that machines send
 // from.
-var automatedSenders = regexp.MustCompile(`(?i)^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply[-_.].*|.*[-_.]noreply|bounces?|bounce[-+_.].*|daemon|auto-?reply|autoresponder|listserv|majordomo|owner-.*|.*-request|.*-owner)$`)
+var automatedSenders = regexp.MustCompile(`(?i)^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply[-_.].*|.*[-_.]noreply|bounces?|bounce[-+_.].*|daemon|auto-?reply|autoresponder|listserv|majordomo|owner-.*)$`)
 
 // autoReason says why a message was written by a machine, or "" when it
 // looks written by a person. Such mail is stored but never acknowledged:
