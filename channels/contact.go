@@ -52,6 +52,9 @@ type Contact struct {
 	// lost if the process dies after the commit (an acknowledgement mail,
 	// the fax-to-mail message).
 	Jobs []ticketing.JobSpec
+	// OpenJobs are committed only when the contact opens a new ticket, not
+	// when it is appended to one (the acknowledgement of a new mail).
+	OpenJobs []ticketing.JobSpec
 }
 
 // Key is the contact's idempotency key.

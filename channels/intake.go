@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (in *Intake) submit(ctx context.Context, c Contact) (Receipt, error) {
 		Contact: &key, Channel: c.Channel, Kind: c.Kind, Priority: c.Priority,
 		Subject: c.Subject, Description: c.Body, Caller: c.Caller, ReceivedAt: c.ReceivedAt, Actor: c.Actor,
 		Detail: detail(c), LinkedTo: linked, Events: c.Events, Attachments: files,
-		ThreadKeys: c.ThreadKeys, Participants: c.Participants, Jobs: c.Jobs,
+		ThreadKeys: c.ThreadKeys, Participants: c.Participants, Jobs: slices.Concat(c.Jobs, c.OpenJobs),
 	})
 	if err != nil {
 		return Receipt{}, err

@@ -37,10 +37,6 @@ type OutboundMail struct {
 	// in the same commit as its ticket, before the files have ids (the fax
 	// PDF of fax-to-mail).
 	AttachNamed []string `json:"attach_named,omitempty"`
-	// ExpandTicket makes "{ticket}" in Subject, Text and HTML stand for
-	// the ticket's number, which a mail queued with a new ticket does not
-	// know yet (a link to the ticket in the body).
-	ExpandTicket bool `json:"expand_ticket,omitempty"`
 	// InReplyTo and References thread the mail under the customer's own.
 	InReplyTo  string   `json:"in_reply_to,omitempty"`
 	References []string `json:"references,omitempty"`

@@ -50,12 +50,39 @@ type SMTP struct {
 	Hostname        string `yaml:"hostname"`
 	MaxMessageBytes int64  `yaml:"max_message_bytes"`
 	MaxRecipients   int    `yaml:"max_recipients"`
+	// TLSCert and TLSKey are PEM files; with both, STARTTLS is offered.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Auth lists the users that may authenticate (AUTH PLAIN, after
+	// STARTTLS or on loopback). An authenticated client is exempt from the
+	// per-client limits; RequireAuth refuses mail from anyone else.
+	Auth        []SMTPUser `yaml:"auth"`
+	RequireAuth bool       `yaml:"require_auth"`
+	// Per-client limits (421/450 when exceeded), except for the Trusted
+	// networks (the local MX) and authenticated clients.
+	MaxConnectionsPerClient int      `yaml:"max_connections_per_client"`
+	MaxMessagesPerMinute    int      `yaml:"max_messages_per_minute"`
+	Trusted                 []string `yaml:"trusted"`
+	// IdleTimeout is how long the server waits for the next command;
+	// ReadTimeout how long a message's data may stall.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	ReadTimeout Duration `yaml:"read_timeout"`
+}
+
+// SMTPUser is one SMTP AUTH login; the password is in the environment
+// variable PasswordEnv.
+type SMTPUser struct {
+	User        string `yaml:"user"`
+	PasswordEnv string `yaml:"password_env"`
 }
 
 type Mail struct {
 	Relay       string `yaml:"relay"`
 	From        string `yaml:"from"`
 	Acknowledge bool   `yaml:"acknowledge"`
+	// AcknowledgePerHour caps the acknowledgements one address gets in an
+	// hour, across all instances, so that two robots cannot loop.
+	AcknowledgePerHour int `yaml:"acknowledge_per_hour"`
 }
 
 type SIP struct {

@@ -38,11 +38,18 @@ func Default() *Config {
 			Hostname:        "localhost",
 			MaxMessageBytes: 25 << 20, // 26214400
 			MaxRecipients:   50,
+			// The local MX relays every customer's mail from loopback.
+			Trusted:                 []string{"127.0.0.0/8", "::1"},
+			MaxConnectionsPerClient: 20,
+			MaxMessagesPerMinute:    120,
+			IdleTimeout:             Duration(5 * time.Minute),
+			ReadTimeout:             Duration(time.Minute),
 		},
 		Mail: Mail{
-			Relay:       "",
-			From:        "servicedesk@localhost",
-			Acknowledge: true,
+			Relay:              "",
+			From:               "servicedesk@localhost",
+			Acknowledge:        true,
+			AcknowledgePerHour: 5,
 		},
 		SIP: SIP{
 			Listen:            "127.0.0.1:5060",

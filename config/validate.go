@@ -89,6 +89,42 @@ func (c *Config) Validate() error {
 	if c.SMTP.MaxRecipients <= 0 {
 		v.add("smtp.max_recipients", "must be more than 0")
 	}
+	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
+		v.add("smtp.tls_cert", "give tls_cert and tls_key together")
+	}
+	for i, u := range c.SMTP.Auth {
+		p := fmt.Sprintf("smtp.auth[%d]", i)
+		if u.User == "" {
+			v.add(p+".user", "must not be empty")
+		}
+		if u.PasswordEnv == "" {
+			v.add(p+".password_env", "must name the environment variable holding the password")
+		}
+		v.envName(p+".password_env", u.PasswordEnv)
+	}
+	if c.SMTP.RequireAuth && len(c.SMTP.Auth) == 0 {
+		v.add("smtp.require_auth", "no smtp.auth users to authenticate")
+	}
+	if c.SMTP.MaxConnectionsPerClient < 0 {
+		v.add("smtp.max_connections_per_client", "must not be negative (0: no limit)")
+	}
+	if c.SMTP.MaxMessagesPerMinute < 0 {
+		v.add("smtp.max_messages_per_minute", "must not be negative (0: no limit)")
+	}
+	for i, a := range c.SMTP.Trusted {
+		if _, err := parsePrefix(a); err != nil {
+			v.add(fmt.Sprintf("smtp.trusted[%d]", i), "%v", err)
+		}
+	}
+	if c.SMTP.IdleTimeout <= 0 {
+		v.add("smtp.idle_timeout", "must be more than 0")
+	}
+	if c.SMTP.ReadTimeout <= 0 {
+		v.add("smtp.read_timeout", "must be more than 0")
+	}
+	if c.Mail.AcknowledgePerHour < 0 {
+		v.add("mail.acknowledge_per_hour", "must not be negative (0: no limit)")
+	}
 	if c.Mail.Relay != "" {
 		if err := checkHostPort(c.Mail.Relay, true); err != nil {
 			v.add("mail.relay", "%v", err)
@@ -381,6 +417,23 @@ func (v *validator) agentList(path string, ids []string, known map[string]bool) 
 		seen[id] = true
 	}
 }
+
+// TrustedPrefixes returns smtp.trusted as prefixes.
+func (s SMTP) TrustedPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(s.Trusted))
+	for _, a := range s.Trusted {
+		p, err := parsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Password is the SMTP user's password, from the environment variable
+// named by password_env.
+func (u SMTPUser) Password(getenv func(string) string) string { return getenv(u.PasswordEnv) }
 
 // AllowPrefixes returns the trunk's allow list as prefixes; a bare address
 // is a /32 (IPv4) or a /128 (IPv6).

@@ -269,7 +269,7 @@ func (s *Service) contact(d channels.FaxDocument, conv Conversion, convErr error
 	} else {
 		text += "\n工单：{ticket}\n"
 	}
-	m := channels.OutboundMail{Purpose: "fax", To: to, Subject: subject, Text: text, ExpandTicket: true,
+	m := channels.OutboundMail{Purpose: "fax", To: to, Subject: subject, Text: text,
 		AutoSubmitted: "auto-generated"}
 	switch {
 	case convErr == nil && conv.Method == "pdf":

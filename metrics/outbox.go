@@ -14,7 +14,7 @@ func NewOutbox(m *Monitor) *Outbox {
 		return nil
 	}
 	o := &Outbox{sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotline_mail_outbound_total",
-		Help: "Outbound mail attempts, by purpose (ack, fax, notify, report) and result (sent, retry, rejected, no_relay)."},
+		Help: "Outbound mail attempts, by purpose (ack, fax, notify, report) and result (sent, retry, rejected, no_relay, suppressed: held back by the per-sender acknowledgement limit)."},
 		[]string{"purpose", "result"})}
 	m.Register(o.sent)
 	return o

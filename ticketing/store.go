@@ -79,6 +79,23 @@ type Store interface {
 	//   the secret of that name, storing fresh first if there is none, so
 	//   that every instance on one database signs alike.
 	processStore
+
+	// The mail channel's acknowledgement limit (issue 3).
+	//
+	// MailAckClaim grants one acknowledgement to p.Address unless p.Limit
+	// of them were granted in the p.Window before p.At; it is atomic across
+	// instances and idempotent by p.JobID (granted again, not counted
+	// twice).
+	MailAckClaim(ctx context.Context, p MailAckClaimParams) (bool, error)
+}
+
+// MailAckClaimParams are the arguments of Store.MailAckClaim.
+type MailAckClaimParams struct {
+	Address string // lower case
+	JobID   int64
+	At      time.Time
+	Window  time.Duration
+	Limit   int
 }
 
 var (

@@ -31,6 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hotline-desk/hotline/bench/internal/benchpg"
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres"
@@ -252,36 +253,8 @@ func runSQLiteRaw(n int, d time.Duration) (float64, error) {
 	return best, nil
 }
 
-// schema makes a schema of its own for one measurement and returns a URL
-// whose search_path is it, and a function that drops it.
-func schema(base string) (string, func(), error) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hlbench_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		conn.Close(ctx)
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-		conn.Close(ctx)
-	}, nil
-}
-
 func runPostgresIntake(base string, n int, d time.Duration) (float64, time.Duration, time.Duration, error) {
-	u, drop, err := schema(base)
+	u, drop, err := benchpg.Schema(base)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -302,7 +275,7 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
 // runPgbench is the ceiling: pgbench with a one-row INSERT script at the
 // same concurrency against the same server.
 func runPgbench(base string, n int, d time.Duration) (float64, error) {
-	u, drop, err := schema(base)
+	u, drop, err := benchpg.Schema(base)
 	if err != nil {
 		return 0, err
 	}

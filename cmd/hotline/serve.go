@@ -122,6 +122,7 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 	// is a durable job sent by one sender.
 	g.runner.Handle(channels.JobMailSend, outbox.New(g.intake, outbox.Config{
 		Relay: s.cfg.Mail.Relay, From: s.cfg.Mail.From, DeskName: s.cfg.Desk.Name, Hostname: s.cfg.SMTP.Hostname,
+		AckPerHour: s.cfg.Mail.AcknowledgePerHour,
 	}, metrics.NewOutbox(g.mon), log))
 
 	if err := g.wireChannels(ctx); err != nil {
@@ -141,7 +142,7 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 // the intake (or, for calls, the journal-backed intake) and nothing of the
 // store. Each channel's wiring is a function in its serve_*.go file.
 func (g *gateway) wireChannels(ctx context.Context) error {
-	for _, wire := range []func(ctx context.Context) error{g.wireProcess, g.wireFax, g.wireARI} {
+	for _, wire := range []func(ctx context.Context) error{g.wireProcess, g.wireFax, g.wireARI, g.wireMail} {
 		if err := wire(ctx); err != nil {
 			return err
 		}

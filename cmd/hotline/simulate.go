@@ -12,7 +12,8 @@ import (
 // file of its own and lists it here.
 func simulators() map[string]func(ctx context.Context, env *cliEnv, args []string) error {
 	return map[string]func(ctx context.Context, env *cliEnv, args []string) error{
-		"fax": simulateFax,
+		"fax":  simulateFax,
+		"mail": cmdSimulateMail,
 	}
 }
 

@@ -45,6 +45,16 @@ type Config struct {
 	// Hostname names this gateway in Message-IDs and EHLO.
 	Hostname string
 	Timeout  time.Duration
+	// AckPerHour caps the acknowledgements ("ack" mails) one address gets
+	// in an hour, counted in the store across instances (0: no cap). It
+	// needs Tickets to be an AckLimiter.
+	AckPerHour int
+}
+
+// AckLimiter is the optional capability of Tickets that counts
+// acknowledgements per address (channels.Intake has it).
+type AckLimiter interface {
+	MailAckClaim(ctx context.Context, address string, jobID int64, limit int, window time.Duration) (bool, error)
 }
 
 // Sender renders and relays outbound mail.
@@ -97,13 +107,13 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 			return err
 		}
 	}
-	if t != nil && m.ExpandTicket {
-		for _, f := range []*string{&m.Subject, &m.Text, &m.HTML} {
-			*f = strings.ReplaceAll(*f, "{ticket}", t.Number)
-		}
-	}
 	if err := attachNamed(&m, t); err != nil {
 		return jobs.Permanent(fmt.Errorf("mail job %d: %w", j.ID, err))
+	}
+	if m.Purpose == "ack" && s.cfg.AckPerHour > 0 {
+		if sent, err := s.ackAllowed(ctx, j, &m, t); err != nil || !sent {
+			return err
+		}
 	}
 	id := s.MessageID(j)
 	if t != nil && sentBefore(t, id) {
@@ -163,6 +173,35 @@ func (s *Sender) Work(ctx context.Context, j *ticketing.Job) error {
 	return nil
 }
 
+// ackAllowed applies the per-address limit on acknowledgements, so that
+// two auto-responders that answer each other stop. A held-back
+// acknowledgement is noted on the ticket and its job is done.
+func (s *Sender) ackAllowed(ctx context.Context, j *ticketing.Job, m *channels.OutboundMail, t *ticketing.Ticket) (bool, error) {
+	lim, ok := s.tickets.(AckLimiter)
+	if !ok || len(m.To) == 0 {
+		return true, nil
+	}
+	to, err := mail.ParseAddress(m.To[0])
+	if err != nil {
+		return false, jobs.Permanent(fmt.Errorf("address %q: %w", m.To[0], err))
+	}
+	granted, err := lim.MailAckClaim(ctx, to.Address, j.ID, s.cfg.AckPerHour, time.Hour)
+	if err != nil || granted {
+		return granted, err
+	}
+	s.mon.MailSent(m.Purpose, "suppressed")
+	s.log.Info("acknowledgement held back: per-sender hourly limit", "to", to.Address, "limit", s.cfg.AckPerHour, "job", j.ID)
+	if t != nil {
+		ev := ticketing.NewEvent(time.Now(), "mail_suppressed", "system", map[string]any{
+			"purpose": m.Purpose, "to": m.To, "reason": fmt.Sprintf("more than %d acknowledgements to this address in an hour", s.cfg.AckPerHour),
+		})
+		if err := s.tickets.Annotate(ctx, t.ID, ticketing.ContactKey{Channel: ticketing.ChannelEmail, ExternalID: fmt.Sprintf("suppressed:%d", j.ID)}, nil, ev); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
 // attachNamed adds the ids of the ticket's files named in m.AttachNamed
 // to m.Attachments.
 func attachNamed(m *channels.OutboundMail, t *ticketing.Ticket) error {
@@ -198,11 +237,20 @@ func sentBefore(t *ticketing.Ticket, id string) bool {
 	return false
 }
 
-func subjectFor(m *channels.OutboundMail, t *ticketing.Ticket) string {
-	if t == nil || strings.Contains(m.Subject, "["+t.Number+"]") {
-		return m.Subject
+// expand fills channels.TicketPlaceholder with the ticket's number.
+func expand(s string, t *ticketing.Ticket) string {
+	if t == nil {
+		return s
 	}
-	return strings.TrimSpace(m.Subject + " [" + t.Number + "]")
+	return strings.ReplaceAll(s, channels.TicketPlaceholder, t.Number)
+}
+
+func subjectFor(m *channels.OutboundMail, t *ticketing.Ticket) string {
+	subject := expand(m.Subject, t)
+	if t == nil || strings.Contains(subject, "["+t.Number+"]") {
+		return subject
+	}
+	return strings.TrimSpace(subject + " [" + t.Number + "]")
 }
 
 func (s *Sender) render(ctx context.Context, j *ticketing.Job, m *channels.OutboundMail, t *ticketing.Ticket, id string) ([]byte, error) {
@@ -247,7 +295,9 @@ func (s *Sender) render(ctx context.Context, j *ticketing.Job, m *channels.Outbo
 	if err != nil {
 		return nil, err
 	}
-	if err := writeBody(w, m); err != nil {
+	body := *m
+	body.Text, body.HTML = expand(m.Text, t), expand(m.HTML, t)
+	if err := writeBody(w, &body); err != nil {
 		return nil, err
 	}
 	for _, aid := range m.Attachments {

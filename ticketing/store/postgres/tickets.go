@@ -262,8 +262,11 @@ func (s *Store) ThreadFind(ctx context.Context, keys []string) (ticketing.Intake
 		return ticketing.IntakeResult{}, ticketing.ErrNotFound
 	}
 	var r ticketing.IntakeResult
-	err := s.pool.QueryRow(ctx, `SELECT t.id, t.number FROM thread_keys k JOIN tickets t ON t.id = k.ticket_id
-		WHERE k.key = ANY($1) ORDER BY t.id DESC LIMIT 1`, keys).Scan(&r.TicketID, &r.Number)
+	// The newest ticket is the highest id among the keys' rows, found in
+	// thread_keys' index. (A join ordered by tickets.id let the planner walk
+	// every ticket backwards when no key matched: every new mail's case.)
+	err := s.pool.QueryRow(ctx, `SELECT t.id, t.number FROM tickets t
+		WHERE t.id = (SELECT max(k.ticket_id) FROM thread_keys k WHERE k.key = ANY($1))`, keys).Scan(&r.TicketID, &r.Number)
 	return r, notFound(err)
 }
 

@@ -347,8 +347,10 @@ func (s *Store) ThreadFind(ctx context.Context, keys []string) (ticketing.Intake
 	if len(keys) == 0 {
 		return ticketing.IntakeResult{}, ticketing.ErrNotFound
 	}
-	q := `SELECT t.id, t.number FROM thread_keys k JOIN tickets t ON t.id = k.ticket_id
-		WHERE k.key IN (` + placeholders(len(keys)) + `) ORDER BY t.id DESC LIMIT 1`
+	// The newest ticket is the highest id among the keys' rows, found in
+	// thread_keys' index without walking the tickets.
+	q := `SELECT t.id, t.number FROM tickets t
+		WHERE t.id = (SELECT max(k.ticket_id) FROM thread_keys k WHERE k.key IN (` + placeholders(len(keys)) + `))`
 	var r ticketing.IntakeResult
 	err := s.r.QueryRowContext(ctx, q, anys(keys)...).Scan(&r.TicketID, &r.Number)
 	return r, notFound(err)

@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"KnowledgeBaseChineseSearch", testKBChineseSearch},
 		{"ReportTickets", testReportTickets},
 		{"Secrets", testSecrets},
+		{"MailAckClaim", testMailAckClaim},
+		{"MailAckClaimConcurrent", testMailAckClaimConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

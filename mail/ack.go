@@ -1,0 +1,141 @@
+package mail
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hotline-desk/hotline/channels"
+	"github.com/hotline-desk/hotline/ticketing"
+)
+
+// AckConfig is how new mail tickets are acknowledged.
+type AckConfig struct {
+	// Enabled is mail.acknowledge, and false when no relay is configured
+	// (there would be no way to send it).
+	Enabled  bool
+	DeskName string
+	// ConsoleURL is not put in mails to customers: the console is for
+	// agents. It is here for notifications that may need it later.
+	ConsoleURL string
+	// PerHour is mail.acknowledge_per_hour. The outbox enforces it across
+	// instances, in the store, when it sends; the server only stops
+	// queueing acknowledgements that this instance already queued PerHour
+	// of for the address in the hour, so that a flood from one robot does
+	// not queue a job per message only for each to be held back.
+	PerHour int
+}
+
+// ackFor makes the acknowledgement job of a new mail ticket, or says why
+// there is none. The job is committed with the ticket; the outbox sends
+// it, applies the per-sender hourly limit, and fills in the number.
+func (s *Server) ackFor(m *Message, env Envelope, key, auto string) (*ticketing.JobSpec, string) {
+	if !s.cfg.Ack.Enabled {
+		return nil, "disabled"
+	}
+	if auto != "" {
+		return nil, "auto_generated"
+	}
+	// RFC 3834 §4: a service's answer goes to the Reply-To or From of the
+	// request; robots' addresses were ruled out by autoReason.
+	var to *Address
+	switch {
+	case len(m.ReplyTo) > 0:
+		to = &m.ReplyTo[0]
+	case m.From != nil:
+		to = m.From
+	case env.From != "":
+		to = &Address{Address: env.From}
+	}
+	if to == nil || s.desk[to.Address] {
+		return nil, "no_address"
+	}
+	if !s.acks.queue(to.Address, s.cfg.Now()) {
+		return nil, "rate_limit"
+	}
+	subject := m.Subject
+	if strings.TrimSpace(subject) == "" {
+		subject = ticketing.NoSubject
+	}
+	out := channels.OutboundMail{
+		Purpose:       "ack",
+		To:            []string{formatAddress(*to)},
+		Subject:       "已受理：" + clip(subject, 200),
+		Text:          ackText(s.cfg.Ack.DeskName, subject),
+		AutoSubmitted: "auto-replied",
+	}
+	if m.MessageID != "" {
+		out.InReplyTo = m.MessageID
+		out.References = append(lastN(m.References, maxThreadKeys-1), m.MessageID)
+	}
+	job, err := channels.MailJob(0, out, "ack:"+key)
+	if err != nil {
+		return nil, "no_address"
+	}
+	return &job, ""
+}
+
+// ackText is the acknowledgement's body, in Chinese: the ticket number,
+// the subject, and what happens next.
+func ackText(desk, subject string) string {
+	if desk == "" {
+		desk = "服务台"
+	}
+	t := channels.TicketPlaceholder
+	var b strings.Builder
+	b.WriteString("您好，\n\n")
+	b.WriteString("我们已收到您的邮件，并已登记为工单 " + t + "。\n\n")
+	b.WriteString("工单号：" + t + "\n")
+	b.WriteString("主题：" + subject + "\n\n")
+	b.WriteString("接下来：服务台工程师会尽快查看并处理您的问题，处理进展和结果将通过邮件告知您。\n")
+	b.WriteString("如需补充信息或附件，请直接回复本邮件，并保留主题中的 [" + t + "]，您的回复会自动归入同一工单。\n")
+	b.WriteString("紧急问题请拨打服务台热线。\n\n")
+	b.WriteString("此邮件由系统自动发送。\n\n")
+	b.WriteString(desk + "\n")
+	b.WriteString("\n--\nWe have received your message and recorded it as ticket " + t +
+		". Reply to this mail, keeping [" + t + "] in the subject, to add to it.\n")
+	return b.String()
+}
+
+// ackQueue counts the acknowledgements this instance queued per address
+// in the last hour. It may only hold back what the store's limit would
+// refuse anyway: PerHour jobs already queued for the address will use up
+// its PerHour grants.
+type ackQueue struct {
+	perHour int
+	mu      sync.Mutex
+	queued  map[string][]time.Time
+}
+
+func newAckQueue(perHour int) *ackQueue {
+	return &ackQueue{perHour: perHour, queued: map[string][]time.Time{}}
+}
+
+// queue records one acknowledgement for addr, or reports false when
+// PerHour were queued in the hour before now.
+func (q *ackQueue) queue(addr string, now time.Time) bool {
+	if q == nil || q.perHour <= 0 {
+		return true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ts := q.queued[addr]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= time.Hour {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= q.perHour {
+		q.queued[addr] = ts
+		return false
+	}
+	q.queued[addr] = append(ts, now)
+	if len(q.queued) > 100000 {
+		for k, v := range q.queued {
+			if len(v) == 0 || now.Sub(v[len(v)-1]) >= time.Hour {
+				delete(q.queued, k)
+			}
+		}
+	}
+	return true
+}
