@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 		{"JobsConcurrentClaim", testJobsConcurrentClaim},
 		{"JobsLeaseExpiry", testJobsLeaseExpiry},
 		{"JobFinishWithUpdate", testJobFinishWithUpdate},
+		{"SIPBindings", testSIPBindings},
+		{"SIPLockout", testSIPLockout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
