@@ -161,8 +161,8 @@ func (c *call) contact() channels.Contact {
 	}
 	return channels.Contact{
 		Channel: ticketing.ChannelPhone, ExternalID: c.id,
-		Caller:  ticketing.Party{Name: who.Name, Phone: phone, Withheld: who.Withheld},
-		Callee:  c.req.Recipient.User, Subject: subject, ReceivedAt: c.start.UTC(), Metadata: meta,
+		Caller: ticketing.Party{Name: who.Name, Phone: phone, Withheld: who.Withheld},
+		Callee: c.req.Recipient.User, Subject: subject, ReceivedAt: c.start.UTC(), Metadata: meta,
 	}
 }
 
