@@ -531,5 +531,50 @@ func TestSIPWrongPasswordsLockOut(t *testing.T) {
 	}
 }
 
+// `hotline simulate call` places a real call; with --privacy the agent's
+// phone shows an anonymous caller while the ticket keeps the number, marked
+// withheld.
+func TestSIPSimulateCall(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_answer.xml", port, 2)
+	for _, privacy := range []bool{false, true} {
+		args := []string{"simulate", "call", "--to", "sip:4001160016@" + g.sipAddr(), "--from", "13800138000", "--name", "张三",
+			"--talk", "300ms", "--local", "127.0.0.1:0"}
+		if privacy {
+			args = append(args, "--privacy")
+		}
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "200 OK") || !strings.Contains(string(out), "hung up") {
+			t.Fatalf("simulate call (privacy %v): %v\n%s", privacy, err, out)
+		}
+		tk := g.waitEvent(t, "call_ended")
+		if tk.Caller.Phone != "+8613800138000" || tk.Caller.Name != "张三" {
+			t.Fatalf("ticket caller: %+v", tk.Caller)
+		}
+		var raw struct {
+			Caller struct {
+				Withheld bool `json:"withheld"`
+			} `json:"caller"`
+		}
+		g.call2(t, "/api/v1/tickets/"+tk.Number, &raw)
+		if raw.Caller.Withheld != privacy {
+			t.Errorf("privacy %v: ticket withheld=%v", privacy, raw.Caller.Withheld)
+		}
+	}
+	agent.wait(t, 20*time.Second)
+	inv := invites(agent.received(t))
+	if len(inv) != 2 {
+		t.Fatalf("agent got %d INVITEs", len(inv))
+	}
+	if from := inv[0].header("From"); !strings.HasPrefix(from, `"张三" <sip:+8613800138000@`) {
+		t.Errorf("From without privacy: %q", from)
+	}
+	from := inv[1].header("From")
+	if !strings.HasPrefix(from, `"Anonymous" <sip:anonymous@anonymous.invalid>`) || strings.Contains(strings.Join(inv[1].Lines, "\n"), "13800138000") {
+		t.Errorf("with privacy the agent's phone must not see the caller: From %q\n%s", from, strings.Join(inv[1].Lines, "\n"))
+	}
+}
+
 var _ = context.Background
 var _ = syscall.SIGKILL

@@ -11,7 +11,9 @@ import (
 // gateway: `hotline simulate call|mail|fax`. Each channel adds its own in a
 // file of its own and lists it here.
 func simulators() map[string]func(ctx context.Context, env *cliEnv, args []string) error {
-	return map[string]func(ctx context.Context, env *cliEnv, args []string) error{}
+	return map[string]func(ctx context.Context, env *cliEnv, args []string) error{
+		"call": simulateCall,
+	}
 }
 
 func cmdSimulate(ctx context.Context, env *cliEnv, args []string) error {
