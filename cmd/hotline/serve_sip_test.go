@@ -576,5 +576,141 @@ func TestSIPSimulateCall(t *testing.T) {
 	}
 }
 
+// serveProcess is a `hotline serve` run on a given data directory, so that
+// a test can kill it and start it again on the same data.
+func serveProcess(t *testing.T, data, httpAddr string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data", data, "--http", httpAddr, "--smtp", "off", "--fax-inbox", "off"}, args...)...)
+	cmd.Env = append(os.Environ(), "HOTLINE_LOG_LEVEL=warn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + httpAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd, &stderr
+			}
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("hotline serve did not come up:\n%s", stderr.String())
+		}
+	}
+}
+
+// stop ends a sipp early and lets it write its logs.
+func (s *sipp) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(3 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Kill test: `hotline serve` is killed with SIGKILL during a call load;
+// after the restart, every call that had reached an agent has a ticket.
+func TestSIPKillDuringCalls(t *testing.T) {
+	testenv.Command(t, "sipp")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
+	cfg := fmt.Sprintf(`sip:
+  ring_seconds: 5
+  trunks:
+    - {name: carrier, address: "127.0.0.1:%d", allow: [127.0.0.1/32]}
+agents:
+  - {id: zhang, name: 张工, sip_user: zhang, sip_password: zhang-secret}
+`, g.trunkPort)
+	path := filepath.Join(dir, "hotline.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := freePort(t)
+	args := []string{"--config", path, "--sip", g.sipAddr()}
+	cmd, stderr := serveProcess(t, data, httpAddr, args...)
+	g.instance = &instance{base: "http://" + httpAddr, data: data, cmd: cmd, stderr: stderr}
+
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_load.xml", port, 1000)
+	caller := g.call(t, "caller", "caller_load.xml", "-r", "40", "-m", "400", "-d", "1000", "-l", "200")
+	time.Sleep(2500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	caller.stop()
+	agent.stop()
+
+	cmd, stderr = serveProcess(t, data, httpAddr, args...)
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("hotline serve stderr:\n%s", stderr.String())
+		}
+	}()
+	tok, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.instance = &instance{base: "http://" + httpAddr, data: data, cmd: cmd, stderr: stderr, token: strings.TrimSpace(string(tok))}
+	for start := time.Now(); g.metric(t, "hotline_journal_backlog") > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the journal was not replayed after the restart")
+		}
+	}
+
+	reached := map[string]bool{}
+	for _, m := range invites(agent.received(t)) {
+		from := m.header("From")
+		if i := strings.Index(from, "<sip:"); i >= 0 {
+			user, _, _ := strings.Cut(from[i+5:], "@")
+			reached[user] = true
+		}
+	}
+	if len(reached) < 20 {
+		t.Fatalf("only %d calls reached the agent before the kill; the test needs a load", len(reached))
+	}
+	tickets := map[string]bool{}
+	var page struct {
+		Tickets []ticketJSON `json:"tickets"`
+		Next    string       `json:"next"`
+	}
+	for cursor := ""; ; {
+		g.call2(t, "/api/v1/tickets?channel=phone&limit=200&cursor="+cursor, &page)
+		for _, tk := range page.Tickets {
+			tickets[tk.Caller.Phone] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor, page.Next = page.Next, ""
+	}
+	var lost []string
+	for n := range reached {
+		if !tickets[n] {
+			lost = append(lost, n)
+		}
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d of %d calls that reached the agent have no ticket after kill -9: %v", len(lost), len(reached), lost)
+	}
+	t.Logf("kill -9 after %d calls reached the agent; %d phone tickets after the restart, none missing", len(reached), len(tickets))
+}
+
 var _ = context.Background
-var _ = syscall.SIGKILL
