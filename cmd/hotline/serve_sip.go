@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hotline-desk/hotline/channels"
@@ -44,6 +45,16 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 			}
 		}
 	}
+	// Admission limits (SIP calls beyond them are shed with 503 and
+	// Retry-After): sized for the hardware, so set from the environment.
+	maxCalls, err := envInt("HOTLINE_SIP_MAX_CALLS")
+	if err != nil {
+		return err
+	}
+	maxSetups, err := envInt("HOTLINE_SIP_MAX_SETUPS")
+	if err != nil {
+		return err
+	}
 	regs := channels.NewRegistrations(g.store, channels.DefaultLockout, g.log)
 	mon := metrics.NewSIP(g.mon)
 	mon.Registrations(g.mon, regs.Count)
@@ -58,6 +69,8 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 			Strategy:   c.SIP.Strategy,
 		},
 		Trunks:    trunks,
+		MaxCalls:  maxCalls,
+		MaxSetups: maxSetups,
 		Passwords: func(user string) (string, bool) { pw, ok := passwords[user]; return pw, ok },
 		Log:       g.log.With("channel", "sip"),
 		Metrics:   mon,
@@ -76,4 +89,18 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 	g.group.Add("sip-registrations", regs)
 	g.group.Add("sip", srv)
 	return nil
+}
+
+// envInt reads a positive integer from the environment; unset is 0 (the
+// default).
+func envInt(name string) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive number", name, v)
+	}
+	return n, nil
 }

@@ -713,4 +713,70 @@ agents:
 	t.Logf("kill -9 after %d calls reached the agent; %d phone tickets after the restart, none missing", len(reached), len(tickets))
 }
 
+// Under overload the gateway sheds calls with 503 and Retry-After instead
+// of collapsing: every call either connects or is refused at once, none
+// fails. After the load, the goroutines come back down (sipgo has leaked
+// goroutines under UDP load before).
+func TestSIPOverloadShedsAndNoGoroutineLeak(t *testing.T) {
+	testenv.Command(t, "sipp")
+	dir := t.TempDir()
+	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
+	cfg := fmt.Sprintf(`sip:
+  trunks:
+    - {name: carrier, address: "127.0.0.1:%d", allow: [127.0.0.1/32]}
+agents:
+  - {id: zhang, name: 张工, sip_user: zhang, sip_password: zhang-secret}
+`, g.trunkPort)
+	path := filepath.Join(dir, "hotline.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOTLINE_SIP_MAX_CALLS", "20")
+	g.instance = startServe(t, "--config", path, "--sip", g.sipAddr())
+	port := g.register(t, "zhang", "zhang-secret")
+	time.Sleep(500 * time.Millisecond) // let the Go runtime settle
+	base := g.metric(t, "go_goroutines")
+
+	agent := g.phone(t, "agent", "agent_load.xml", port, 1000)
+	caller := g.call(t, "caller", "caller_overload.xml", "-r", "50", "-m", "300", "-d", "1000")
+	caller.wait(t, 60*time.Second)
+	agent.stop()
+
+	shed := 0
+	for _, m := range caller.received(t) {
+		if strings.HasPrefix(m.start(), "SIP/2.0 503") {
+			shed++
+			if m.header("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+		}
+	}
+	answered := g.metric(t, `hotline_sip_calls_total{outcome="answered"}`)
+	if shed == 0 || answered == 0 || float64(shed)+answered != 300 {
+		t.Fatalf("shed %d, answered %v: want every one of 300 calls either shed or answered", shed, answered)
+	}
+	if n := g.metric(t, `hotline_sip_refused_total{reason="overload"}`); int(n) != shed {
+		t.Errorf("overload metric %v, want %d", n, shed)
+	}
+	t.Logf("300 calls at 50/s with room for 20: %v answered, %d shed with 503", answered, shed)
+
+	// Transactions end by their timers (64*T1 = 32 s at most); the
+	// goroutines must be back near the baseline by then.
+	start := time.Now()
+	for {
+		n := g.metric(t, "go_goroutines")
+		if n <= base+5 {
+			t.Logf("goroutines back to %v (baseline %v) %v after the load", n, base, time.Since(start).Round(time.Second))
+			break
+		}
+		if time.Since(start) > 45*time.Second {
+			t.Fatalf("goroutines at %v 45 s after the load, baseline %v: a leak", n, base)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := g.metric(t, "hotline_sip_calls_active"); n != 0 {
+		t.Errorf("calls active %v after the load", n)
+	}
+}
+
 var _ = context.Background
