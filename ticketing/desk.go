@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -247,6 +248,9 @@ func actorOr(actor, def string) string {
 
 // stamp dates events that came without a time.
 func stamp(events []Event, now time.Time) []Event {
+	// A copy: the caller's events may be read meanwhile (the call intake
+	// journals a note whose store write is still running).
+	events = slices.Clone(events)
 	for i := range events {
 		if events[i].At.IsZero() {
 			events[i].At = now
