@@ -49,7 +49,8 @@ type Config struct {
 	// (the same for both).
 	Listen string
 	// Advertise is the host put in Via and Contact; default: the listen
-	// host, or 127.0.0.1 when that is unspecified (0.0.0.0).
+	// host, or, when that is unspecified (0.0.0.0), the local address
+	// toward the first trunk.
 	Advertise string
 	// Realm of the digest challenges; default "hotline".
 	Realm string
@@ -197,12 +198,31 @@ func (s *Server) Listen() error {
 	if s.host == "" {
 		s.host = host
 		if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
-			s.host = "127.0.0.1"
+			s.host = s.outwardIP()
 		}
 	}
 	ua := s.udp.LocalAddr().(*net.UDPAddr)
 	s.laddr = sip.Addr{IP: ua.IP, Port: ua.Port}
 	return nil
+}
+
+// outwardIP is the address the system routes toward the first trunk (no
+// packet is sent), for a gateway listening on every address; 127.0.0.1
+// without trunks.
+func (s *Server) outwardIP() string {
+	for _, t := range s.cfg.Trunks {
+		if t.Address == "" {
+			continue
+		}
+		c, err := net.Dial("udp", t.Address)
+		if err != nil {
+			continue
+		}
+		ip := c.LocalAddr().(*net.UDPAddr).IP.String()
+		c.Close()
+		return ip
+	}
+	return "127.0.0.1"
 }
 
 // Addr is the bound host:port (UDP and TCP).
