@@ -51,12 +51,22 @@ type side struct {
 
 func (d *side) key() string { return d.callID + "\x00" + d.localTag }
 
-// request builds an in-dialog request (RFC 3261 §12.2.1.1).
+// request builds an in-dialog request (RFC 3261 §12.2.1.1) with the next
+// CSeq of this side.
 func (d *side) request(method sip.RequestMethod) *sip.Request {
 	d.mu.Lock()
 	d.cseq++
 	cseq := d.cseq
 	d.mu.Unlock()
+	req := d.build(method, cseq)
+	if method == sip.INVITE || method == sip.UPDATE {
+		req.AppendHeader(d.s.contact(d.transport))
+	}
+	return req
+}
+
+// build makes a request of this dialog with the given CSeq.
+func (d *side) build(method sip.RequestMethod, cseq uint32) *sip.Request {
 	req := sip.NewRequest(method, *d.target.Clone())
 	req.AppendHeader(d.s.via(d.transport))
 	for _, r := range d.routes {
@@ -75,9 +85,6 @@ func (d *side) request(method sip.RequestMethod) *sip.Request {
 	cid := sip.CallIDHeader(d.callID)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
-	if method == sip.INVITE || method == sip.UPDATE {
-		req.AppendHeader(d.s.contact(d.transport))
-	}
 	req.SetBody(nil)
 	d.s.route(req, d.transport, d.dest)
 	return req
@@ -90,24 +97,7 @@ func (d *side) ack(res *sip.Response) {
 	d.mu.Lock()
 	ack := d.ackFor
 	if ack == nil || d.ackCSeq != cseq {
-		ack = sip.NewRequest(sip.ACK, *d.target.Clone())
-		ack.AppendHeader(d.s.via(d.transport))
-		for _, r := range d.routes {
-			ack.AppendHeader(&sip.RouteHeader{Address: *r.Clone()})
-		}
-		mf := sip.MaxForwardsHeader(70)
-		ack.AppendHeader(&mf)
-		from := &sip.FromHeader{DisplayName: d.localName, Address: *d.local.Clone(), Params: sip.NewParams()}
-		from.Params.Add("tag", d.localTag)
-		ack.AppendHeader(from)
-		to := &sip.ToHeader{DisplayName: d.remoteNm, Address: *d.remote.Clone(), Params: sip.NewParams()}
-		to.Params.Add("tag", d.remoteTag)
-		ack.AppendHeader(to)
-		cid := sip.CallIDHeader(d.callID)
-		ack.AppendHeader(&cid)
-		ack.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.ACK})
-		ack.SetBody(nil)
-		d.s.route(ack, d.transport, d.dest)
+		ack = d.build(sip.ACK, cseq)
 		d.ackFor, d.ackCSeq = ack, cseq
 	}
 	d.mu.Unlock()
@@ -135,19 +125,26 @@ func (d *side) bye(reason string) {
 			return
 		}
 		defer tx.Terminate()
-		for {
-			select {
-			case res := <-tx.Responses():
-				if res.StatusCode >= 200 {
-					return
-				}
-			case <-tx.Done():
-				return
-			case <-ctx.Done():
+		awaitFinal(ctx, tx)
+	})
+}
+
+// awaitFinal reads a client transaction's responses until the final one,
+// the transaction's end, or ctx's.
+func awaitFinal(ctx context.Context, tx sip.ClientTransaction) {
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.StatusCode >= 200 {
 				return
 			}
+		case <-tx.Done():
+			return
+		case <-ctx.Done():
+			tx.Terminate()
+			return
 		}
-	})
+	}
 }
 
 // dialogTable finds the side an in-dialog request or a stray response

@@ -247,19 +247,7 @@ func (l *leg) cancel(reason string) {
 	go func() {
 		defer s.legs.Done()
 		defer cancel()
-		for {
-			select {
-			case res := <-tx.Responses():
-				if res.StatusCode >= 200 {
-					return
-				}
-			case <-tx.Done():
-				return
-			case <-ctx.Done():
-				tx.Terminate()
-				return
-			}
-		}
+		awaitFinal(ctx, tx)
 	}()
 }
 

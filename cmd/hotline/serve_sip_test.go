@@ -622,12 +622,12 @@ func (s *sipp) stop() {
 	}
 }
 
-// Kill test: `hotline serve` is killed with SIGKILL during a call load;
-// after the restart, every call that had reached an agent has a ticket.
-func TestSIPKillDuringCalls(t *testing.T) {
+// oneAgentGateway writes the config of a gateway with one agent (zhang,
+// softphone only) for the tests that start `hotline serve` themselves.
+func oneAgentGateway(t *testing.T) (*sipGateway, string) {
+	t.Helper()
 	testenv.Command(t, "sipp")
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
 	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
 	cfg := fmt.Sprintf(`sip:
   ring_seconds: 5
@@ -640,6 +640,15 @@ agents:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return g, path
+}
+
+// Kill test: `hotline serve` is killed with SIGKILL during a call load;
+// after the restart, every call that had reached an agent has a ticket.
+func TestSIPKillDuringCalls(t *testing.T) {
+	g, path := oneAgentGateway(t)
+	dir := g.dir
+	data := filepath.Join(dir, "data")
 	httpAddr := freePort(t)
 	args := []string{"--config", path, "--sip", g.sipAddr()}
 	cmd, stderr := serveProcess(t, data, httpAddr, args...)
@@ -718,19 +727,7 @@ agents:
 // fails. After the load, the goroutines come back down (sipgo has leaked
 // goroutines under UDP load before).
 func TestSIPOverloadShedsAndNoGoroutineLeak(t *testing.T) {
-	testenv.Command(t, "sipp")
-	dir := t.TempDir()
-	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
-	cfg := fmt.Sprintf(`sip:
-  trunks:
-    - {name: carrier, address: "127.0.0.1:%d", allow: [127.0.0.1/32]}
-agents:
-  - {id: zhang, name: 张工, sip_user: zhang, sip_password: zhang-secret}
-`, g.trunkPort)
-	path := filepath.Join(dir, "hotline.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g, path := oneAgentGateway(t)
 	t.Setenv("HOTLINE_SIP_MAX_CALLS", "20")
 	g.instance = startServe(t, "--config", path, "--sip", g.sipAddr())
 	port := g.register(t, "zhang", "zhang-secret")
