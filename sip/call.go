@@ -46,15 +46,20 @@ type call struct {
 	cancel context.CancelCauseFunc
 
 	mu         sync.Mutex
-	provisonal bool   // a 180/183 went to the caller
-	earlySDP   bool   // an early-media 183 with SDP went to the caller
-	setupTimed bool   // the setup metric was recorded
-	ringing    string // the step ringing now, for the abandoned event
-	caller     *side
-	agent      *side
-	answered   *channels.Target
-	hungUp     chan *side // the side that hung up first, or nil (gateway)
-	hangOnce   sync.Once
+	provisonal bool // a 180/183 went to the caller
+	earlySDP   bool // an early-media 183 with SDP went to the caller
+	setupTimed bool // the setup metric was recorded
+	// firstRecorded is set when the first step's ringing went on the
+	// ticket with the contact itself (one commit less per call); dials
+	// counts the steps rung.
+	firstRecorded bool
+	dials         int
+	ringing       string // the step ringing now, for the abandoned event
+	caller        *side
+	agent         *side
+	answered      *channels.Target
+	hungUp        chan *side // the side that hung up first, or nil (gateway)
+	hangOnce      sync.Once
 }
 
 func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, trunk *Trunk) *call {
@@ -92,7 +97,14 @@ func (c *call) run() {
 
 	c.who = identityOf(c.req)
 	c.roster = s.roster.Load()
-	rc, err := s.intake.Submit(c.ctx, c.contact())
+	plan := c.roster.Plan(c.start, s.cfg.Plan)
+	contact := c.contact()
+	// Who the first step rings is known now: it is committed with the
+	// ticket, which exists before anyone rings.
+	if len(plan.Steps) > 0 {
+		contact.Events = ringingEvents(plan.Steps[0], c.reachable(plan.Steps[0]))
+	}
+	rc, err := s.intake.Submit(c.ctx, contact)
 	switch {
 	case err != nil:
 		// Bad input or a journal that cannot be written: the call still
@@ -103,10 +115,10 @@ func (c *call) run() {
 	default:
 		c.ticket = rc.Ticket
 	}
+	c.firstRecorded = err == nil
 	c.rec = newRecorder(s.intake, c.ref, s.log)
 	defer c.rec.close()
 
-	plan := c.roster.Plan(c.start, s.cfg.Plan)
 	setupDone = true
 	s.setups.Add(-1)
 	out, err := plan.Run(c.ctx, c.dial)

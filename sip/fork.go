@@ -52,9 +52,13 @@ func (c *call) dial(ctx context.Context, st channels.Step) (*channels.Target, er
 	c.mu.Lock()
 	c.ringing = st.Name
 	c.mu.Unlock()
-	legs := c.legsFor(st)
-	if len(legs) == 0 {
+	reaches := c.reachable(st)
+	if len(reaches) == 0 {
 		return nil, fmt.Errorf("%w in step %s", errNobody, st.Name)
+	}
+	legs := make([]*leg, 0, len(reaches))
+	for _, r := range reaches {
+		legs = append(legs, c.newLeg(r))
 	}
 	f := &fork{events: make(chan legEvent, 4*len(legs)+4), decided: make(chan struct{})}
 	start := time.Now()
@@ -68,7 +72,18 @@ func (c *call) dial(ctx context.Context, st channels.Step) (*channels.Target, er
 		c.s.mon.CallSetUp(time.Since(c.start))
 	}
 	c.mu.Unlock()
-	c.recordRinging(st, legs)
+	c.mu.Lock()
+	c.dials++
+	recorded := c.dials == 1 && c.firstRecorded
+	c.mu.Unlock()
+	for _, r := range reaches {
+		if r.target.Kind == channels.TargetMobile {
+			c.s.mon.Forwarded(st.Name)
+		}
+	}
+	if !recorded {
+		c.rec.add(ringingEvents(st, reaches))
+	}
 	defer func() { c.s.mon.StepRang(st.Name, time.Since(start)) }()
 
 	answered := func(l *leg) (*channels.Target, error) {
@@ -111,11 +126,19 @@ func (c *call) dial(ctx context.Context, st channels.Step) (*channels.Target, er
 	return nil, last
 }
 
-// legsFor makes the outbound legs of a step: one per registered contact of
-// each softphone, one per mobile the roster allows dialling.
-func (c *call) legsFor(st channels.Step) []*leg {
+// reach is one leg a step will ring: a target and where it is reached.
+type reach struct {
+	target    channels.Target
+	ruri, to  sip.Uri
+	dest      string
+	transport string
+}
+
+// reachable lists the legs of a step: one per registered contact of each
+// softphone, one per mobile the roster allows dialling.
+func (c *call) reachable(st channels.Step) []reach {
 	s := c.s
-	var legs []*leg
+	var out []reach
 	for _, t := range st.Targets {
 		switch t.Kind {
 		case channels.TargetSoftphone:
@@ -136,8 +159,8 @@ func (c *call) legsFor(st channels.Step) []*leg {
 				if dest == "" {
 					dest = destOf(u, transport)
 				}
-				to := sip.Uri{Scheme: "sip", User: t.SIPUser, Host: s.host}
-				legs = append(legs, c.newLeg(t, u, to, dest, transport))
+				out = append(out, reach{target: t, ruri: u, to: sip.Uri{Scheme: "sip", User: t.SIPUser, Host: s.host},
+					dest: dest, transport: transport})
 			}
 		case channels.TargetMobile:
 			// The toll-fraud guard: only the roster's own numbers are ever
@@ -151,13 +174,12 @@ func (c *call) legsFor(st channels.Step) []*leg {
 				s.log.Error("sip: no trunk address to forward calls to mobiles", "call_id", c.id)
 				continue
 			}
-			national := (e164Number(t.Number)).National()
 			host, port := splitHostPort(tr.Address)
-			u := sip.Uri{Scheme: "sip", User: national, Host: host, Port: port}
-			legs = append(legs, c.newLeg(t, u, u, tr.Address, "UDP"))
+			u := sip.Uri{Scheme: "sip", User: e164Number(t.Number).National(), Host: host, Port: port}
+			out = append(out, reach{target: t, ruri: u, to: u, dest: tr.Address, transport: "UDP"})
 		}
 	}
-	return legs
+	return out
 }
 
 // outboundTrunk is where mobile forwards go: the trunk the call came in
@@ -174,26 +196,25 @@ func (c *call) outboundTrunk() *Trunk {
 	return nil
 }
 
-// recordRinging puts who rings on the ticket: the softphones rung, or the
+// ringingEvents say who rings in a step: the softphones rung, or the
 // mobile the call is forwarded to.
-func (c *call) recordRinging(st channels.Step, legs []*leg) {
+func ringingEvents(st channels.Step, reaches []reach) []ticketing.Event {
 	var evs []ticketing.Event
 	now := time.Now().UTC()
 	seen := map[string]bool{}
-	for _, l := range legs {
-		t := l.target
+	for _, r := range reaches {
+		t := r.target
 		if seen[t.Agent.ID+string(t.Kind)] {
 			continue
 		}
 		seen[t.Agent.ID+string(t.Kind)] = true
 		if t.Kind == channels.TargetMobile {
-			c.s.mon.Forwarded(st.Name)
 			evs = append(evs, ticketing.NewEvent(now, EventForwarded, "channel:phone", map[string]any{
 				"step": st.Name, "agent": t.Agent.ID, "name": t.Agent.Name, "number": t.Number, "ring_seconds": st.Ring.Seconds()}))
 			continue
 		}
 		n := 0
-		for _, o := range legs {
+		for _, o := range reaches {
 			if o.target.Agent.ID == t.Agent.ID && o.target.Kind == t.Kind {
 				n++
 			}
@@ -202,5 +223,5 @@ func (c *call) recordRinging(st channels.Step, legs []*leg) {
 			"step": st.Name, "agent": t.Agent.ID, "name": t.Agent.Name, "target": string(t.Kind), "contacts": n,
 			"ring_seconds": st.Ring.Seconds()}))
 	}
-	c.rec.add(evs)
+	return evs
 }

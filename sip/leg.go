@@ -29,8 +29,9 @@ type leg struct {
 // agent's phone sees the caller's number and UTF-8 name (or anonymous, when
 // the caller asked for privacy), the ticket number and a link to it; the
 // carrier sees who diverted the call.
-func (c *call) newLeg(t channels.Target, ruri, to sip.Uri, dest, transport string) *leg {
+func (c *call) newLeg(r reach) *leg {
 	s := c.s
+	t, ruri, to, dest, transport := r.target, r.ruri, r.to, r.dest, r.transport
 	mobile := t.Kind == channels.TargetMobile
 	d := &side{s: s, call: c, callID: sip.GenerateTagN(24) + "@" + s.host, localTag: sip.GenerateTagN(16),
 		remote: to, target: ruri, dest: dest, transport: transport, cseq: 1}
