@@ -378,6 +378,22 @@ func TestSIPCallAnsweredBySoftphone(t *testing.T) {
 	}
 }
 
+// The sipgo traps: an INVITE over 1,300 bytes passes over UDP both ways; a
+// provisional response after the final one is borne; a 200 sent again
+// after the ACK is acknowledged again.
+func TestSIPLargeInviteLate180ReACK(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_quirks.xml", port, 1)
+	caller := g.call(t, "caller", "caller_big.xml", "-m", "1", "-d", "500")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	tk := g.waitEvent(t, "call_ended")
+	if e, _ := event(tk, "call_ended"); e["hung_up_by"] != "caller" {
+		t.Fatalf("ended event: %v", e)
+	}
+}
+
 // An agent who does not answer: the carrier receives an INVITE for the
 // agent's mobile within ring_seconds + 1 s, with Diversion, and the mobile
 // answers.
