@@ -120,8 +120,15 @@ func (l *leg) run(f *fork) {
 	})
 	provisional, cancelWanted, cancelled := false, false, false
 	decided := f.decided
+	// shutdown ends a leg that has nothing to CANCEL yet (no provisional
+	// response) at once, instead of waiting out Timer B.
+	var shutdown <-chan struct{}
 	for {
 		select {
+		case <-shutdown:
+			tx.Terminate()
+			s.mon.LegEnded(kind, "canceled")
+			return
 		case res := <-tx.Responses():
 			code := res.StatusCode
 			switch {
@@ -162,6 +169,9 @@ func (l *leg) run(f *fork) {
 			if provisional && !cancelled {
 				cancelled = true
 				l.cancel(`SIP;cause=200;text="Call completed elsewhere"`)
+			}
+			if !provisional {
+				shutdown = s.ctx.Done()
 			}
 		case <-tx.Done():
 			err := tx.Err()

@@ -264,8 +264,8 @@ func (s *Server) shutdown() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		s.log.Warn("sip: calls still ending after 10s; closing anyway")
+	case <-time.After(5 * time.Second):
+		s.log.Warn("sip: calls still ending after 5s; closing anyway")
 	}
 	s.udp.Close()
 	s.tcp.Close()

@@ -50,6 +50,9 @@ func freeSIPPort(t *testing.T) int {
 }
 
 func scenario(t *testing.T, name string) string {
+	if filepath.IsAbs(name) {
+		return name // one a test wrote
+	}
 	return filepath.Join(testenv.ModuleRoot(t), "sip", "testdata", name)
 }
 
@@ -429,6 +432,70 @@ func TestSIPForwardToMobile(t *testing.T) {
 	if a, _ := event(tk, "call_answered"); a["target"] != "mobile" || a["number"] != "+8613800000001" {
 		t.Fatalf("answered event: %v", a)
 	}
+}
+
+// A softphone that is busy (486) or declines (603) does not hold the
+// caller for ring_seconds: the mobile rings at once.
+func TestSIPBusyOrDeclinedGoesToMobileAtOnce(t *testing.T) {
+	for _, code := range []string{"486", "603"} {
+		t.Run(code, func(t *testing.T) {
+			g := startSIPGateway(t, sipOptions{ringSeconds: 10})
+			port := g.register(t, "zhang", "zhang-secret")
+			b, err := os.ReadFile(scenario(t, "agent_busy.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sf := filepath.Join(g.dir, "agent_"+code+".xml")
+			if err := os.WriteFile(sf, bytes.ReplaceAll(b, []byte("[code]"), []byte(code)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			agent := startSipp(t, g.dir, "agent", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "30")
+			mobile := g.phone(t, "mobile", "mobile_answer.xml", g.trunkPort, 1)
+			caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "300")
+			caller.wait(t, 20*time.Second)
+			mobile.wait(t, 20*time.Second)
+			agent.wait(t, 20*time.Second)
+			first, fwd := invites(agent.received(t)), invites(mobile.received(t))
+			if len(first) != 1 || len(fwd) != 1 {
+				t.Fatalf("INVITEs: agent %d, mobile %d", len(first), len(fwd))
+			}
+			if d := fwd[0].At.Sub(first[0].At); d > time.Second {
+				t.Errorf("the mobile rang %v after a %s, want at once (ring_seconds is 10)", d, code)
+			}
+		})
+	}
+}
+
+// Shutting down with a call ringing a phone that never answers (a stale
+// registration): the caller is told 503 with Retry-After and the gateway
+// stops promptly, without waiting out the ringing leg's timers.
+func TestSIPShutdownWhileRinging(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{ringSeconds: 30})
+	g.register(t, "zhang", "zhang-secret") // and nobody answers on that port
+	b, err := os.ReadFile(scenario(t, "caller_missed.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?s)<recv response="480">.*?</recv>`)
+	b = re.ReplaceAll(b, []byte(`<recv response="503"/>`))
+	b = bytes.ReplaceAll(b, []byte(`<Reference variables="reason"/>`), nil)
+	sf := filepath.Join(g.dir, "caller_503.xml")
+	if err := os.WriteFile(sf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caller := g.call(t, "caller", sf, "-m", "1")
+	time.Sleep(800 * time.Millisecond)
+	start := time.Now()
+	g.cmd.Process.Signal(os.Interrupt)
+	caller.wait(t, 10*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- g.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(8 * time.Second):
+		t.Fatal("hotline serve did not stop within 8 s of SIGINT with a call ringing")
+	}
+	t.Logf("stopped %v after SIGINT with a call ringing", time.Since(start).Round(time.Millisecond))
 }
 
 // A mobile that does not answer: the escalation contact's mobile rings
