@@ -397,6 +397,22 @@ func TestSIPLargeInviteLate180ReACK(t *testing.T) {
 	}
 }
 
+// The agent puts the caller on hold (re-INVITE) and hangs up first: the
+// gateway relays the re-INVITE with its SDP to the caller and the answer
+// back, then the BYE.
+func TestSIPReInviteAndAgentHangsUp(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_reinvite.xml", port, 1)
+	caller := g.call(t, "caller", "caller_held.xml", "-m", "1")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	tk := g.waitEvent(t, "call_ended")
+	if e, _ := event(tk, "call_ended"); e["hung_up_by"] != "agent" {
+		t.Fatalf("ended event: %v", e)
+	}
+}
+
 // An agent who does not answer: the carrier receives an INVITE for the
 // agent's mobile within ring_seconds + 1 s, with Diversion, and the mobile
 // answers.
