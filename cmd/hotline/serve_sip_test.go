@@ -9,17 +9,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hotline-desk/hotline/internal/testenv"
+	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 )
 
 // The SIP channel's end-to-end tests run the real binary against sipp
@@ -872,6 +875,120 @@ func TestSIPOverloadShedsAndNoGoroutineLeak(t *testing.T) {
 	}
 	if n := g.metric(t, "hotline_sip_calls_active"); n != 0 {
 		t.Errorf("calls active %v after the load", n)
+	}
+}
+
+// stallProxy forwards TCP to PostgreSQL and can hold every byte back, as a
+// store that hangs does (a stuck disk, a lock, a network partition).
+type stallProxy struct {
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	cond    *sync.Cond
+	stalled bool
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &stallProxy{ln: ln, target: target}
+	p.cond = sync.NewCond(&p.mu)
+	t.Cleanup(func() { ln.Close(); p.stall(false) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+	return p
+}
+
+func (p *stallProxy) stall(on bool) {
+	p.mu.Lock()
+	p.stalled = on
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+func (p *stallProxy) pipe(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	copyGated := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.mu.Lock()
+				for p.stalled {
+					p.cond.Wait()
+				}
+				p.mu.Unlock()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() { copyGated(up, c); up.Close(); c.Close() }()
+	copyGated(c, up)
+}
+
+// A store that hangs never delays or fails a call: the call is journaled
+// and answered at once, and becomes a ticket, with its events, when the
+// store is back.
+func TestSIPStoreHangsCallStillAnswered(t *testing.T) {
+	testenv.Command(t, "sipp")
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	g, path := oneAgentGateway(t)
+	g.instance = startServe(t, "--config", path, "--sip", g.sipAddr(), "--db", u.String())
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_load.xml", port, 1)
+
+	proxy.stall(true)
+	start := time.Now()
+	caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "300")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	setup := invites(agent.received(t))[0].At.Sub(start)
+	if setup > 2*time.Second {
+		t.Errorf("the agent rang %v after the call came, with the store hanging", setup)
+	}
+	if inv := invites(agent.received(t))[0]; inv.header("X-Hotline-Ticket") != "" {
+		t.Errorf("a ticket number while the store hangs: %q", inv.header("X-Hotline-Ticket"))
+	}
+	if n := g.metric(t, "hotline_journal_backlog"); n == 0 {
+		t.Fatal("nothing journaled while the store hangs")
+	}
+
+	proxy.stall(false)
+	for start := time.Now(); g.metric(t, "hotline_journal_backlog") > 0; time.Sleep(100 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the journal was not replayed when the store came back")
+		}
+	}
+	tk := g.waitEvent(t, "call_ended")
+	if tk.Caller.Phone != "+8613800138000" || tk.Caller.Name != "张三" {
+		t.Fatalf("ticket after the store came back: %+v", tk)
+	}
+	if _, ok := event(tk, "call_answered"); !ok {
+		t.Fatalf("the answered event was lost: %+v", tk.Events)
 	}
 }
 
