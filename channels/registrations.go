@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -111,6 +112,31 @@ func (r *Registrations) Contacts(aor string) []ticketing.SIPBinding {
 		}
 	}
 	return out
+}
+
+// KnownSource reports whether a softphone is registered from the IP
+// address ip (any port): the registrar challenges an INVITE from such an
+// address instead of refusing it.
+func (r *Registrations) KnownSource(ip string) bool {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, bs := range r.bindings {
+		for _, b := range bs {
+			if b.ExpiresAt.After(now) && hostOf(b.Source) == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hostOf(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return host
 }
 
 // Count is the number of bindings that have not expired (the

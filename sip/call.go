@@ -27,18 +27,21 @@ var (
 // and the routing plan it runs until someone answers, then the connected
 // call until either side hangs up.
 type call struct {
-	s      *Server
-	req    *sip.Request
-	tx     sip.ServerTransaction
-	trunk  *Trunk
-	id     string // the caller's Call-ID: the contact's external id
-	ref    channels.EventRef
-	start  time.Time
-	who    Identity
-	roster *channels.Roster
-	ticket string
-	rec    *recorder
-	toTag  string
+	s     *Server
+	req   *sip.Request
+	tx    sip.ServerTransaction
+	trunk *Trunk
+	// agent is set when an agent called in from a softphone (the sip_user
+	// its credentials named) instead of through a trunk.
+	fromAgent string
+	id        string // the caller's Call-ID: the contact's external id
+	ref       channels.EventRef
+	start     time.Time
+	who       Identity
+	roster    *channels.Roster
+	ticket    string
+	rec       *recorder
+	toTag     string
 
 	// ctx ends the ringing: the caller's CANCEL, the caller's transaction
 	// ending, the gateway shutting down.
@@ -62,8 +65,8 @@ type call struct {
 	hangOnce      sync.Once
 }
 
-func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, trunk *Trunk) *call {
-	c := &call{s: s, req: req, tx: tx, trunk: trunk, id: callIDOf(req), start: time.Now(), hungUp: make(chan *side, 1)}
+func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, trunk *Trunk, fromAgent string) *call {
+	c := &call{s: s, req: req, tx: tx, trunk: trunk, fromAgent: fromAgent, id: callIDOf(req), start: time.Now(), hungUp: make(chan *side, 1)}
 	c.ref = channels.EventRef{Channel: ticketing.ChannelPhone, ExternalID: c.id}
 	c.ctx, c.cancel = context.WithCancelCause(s.ctx)
 	return c
@@ -159,8 +162,12 @@ func (c *call) contact() channels.Contact {
 		"sip_call_id":     c.id,
 		"sip_from":        headerValue(c.req, "From"),
 		"identity_header": who.Source,
-		"trunk":           c.trunk.Name,
 		"source":          c.req.Source(),
+	}
+	if c.trunk != nil {
+		meta["trunk"] = c.trunk.Name
+	} else {
+		meta["from_agent"] = c.fromAgent
 	}
 	if who.Diversion != "" {
 		meta["diversion"] = who.Diversion

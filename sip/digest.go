@@ -105,6 +105,15 @@ func (d *digestAuth) verify(header, method, user, password string) error {
 	return nil
 }
 
+// credentialsUser is the user name an Authorization value claims, or "".
+func credentialsUser(header string) string {
+	cred, err := digest.ParseCredentials(header)
+	if err != nil {
+		return ""
+	}
+	return cred.Username
+}
+
 func (d *digestAuth) checkNonce(n string) error {
 	b, err := base64.RawURLEncoding.DecodeString(n)
 	if err != nil || len(b) != 24 {

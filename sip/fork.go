@@ -142,6 +142,9 @@ func (c *call) reachable(st channels.Step) []reach {
 	for _, t := range st.Targets {
 		switch t.Kind {
 		case channels.TargetSoftphone:
+			if t.SIPUser == c.fromAgent {
+				continue // an agent calling the desk does not ring themselves
+			}
 			for _, b := range s.reg.Contacts(t.SIPUser) {
 				var u sip.Uri
 				if err := sip.ParseUri(b.Contact, &u); err != nil {

@@ -39,6 +39,8 @@ type Registry interface {
 	Bind(ctx context.Context, p ticketing.SIPBindingSaveParams) ([]ticketing.SIPBinding, error)
 	Contacts(aor string) []ticketing.SIPBinding
 	LockedOut(source string) (time.Time, bool)
+	// KnownSource reports whether a softphone is registered from the IP.
+	KnownSource(ip string) bool
 	AuthFailed(ctx context.Context, source string) (until time.Time, newly bool)
 	AuthSucceeded(ctx context.Context, source string)
 }

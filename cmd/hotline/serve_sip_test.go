@@ -595,6 +595,45 @@ func TestSIPInviteFromStrangerRefused(t *testing.T) {
 	}
 }
 
+// An agent may call the desk from a registered softphone that is not a
+// trunk: the INVITE is challenged (407) and admitted with the agent's
+// credentials; the same address without a registration gets 403.
+func TestSIPAgentCallsInWithCredentials(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{agents: `  - id: wang
+    name: 王工
+    sip_user: wang
+    sip_password: wang-secret
+`})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_answer.xml", port, 1)
+	// wang's softphone registers from 127.0.0.3, which is no trunk.
+	reg := startSipp(t, g.dir, "register-wang", scenario(t, "register.xml"), "-s", "wang", "-au", "wang", "-ap", "wang-secret",
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+	reg.wait(t, 15*time.Second)
+	caller := startSipp(t, g.dir, "wang-calls", scenario(t, "caller_agent_auth.xml"), "-s", "4001160016", "-au", "wang", "-ap", "wang-secret",
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-d", "300", "-timeout", "30", g.sipAddr())
+	caller.wait(t, 30*time.Second)
+	agent.wait(t, 20*time.Second)
+	tk := g.waitEvent(t, "call_ended")
+	if tk.Caller.Name != "王工" {
+		t.Fatalf("ticket caller: %+v", tk.Caller)
+	}
+	created, _ := event(tk, "created")
+	if created["from_agent"] != "wang" {
+		t.Fatalf("created event: %v", created)
+	}
+	// A wrong password from there is refused and counted.
+	bad := startSipp(t, g.dir, "wang-wrong", scenario(t, "caller_agent_auth.xml"), "-s", "4001160016", "-au", "wang", "-ap", "guess",
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+	<-bad.done
+	if b, _ := os.ReadFile(bad.errFile()); bad.err == nil || !bytes.Contains(b, []byte("403 Forbidden")) {
+		t.Fatalf("a wrong password was not refused with 403: %v\n%s", bad.err, b)
+	}
+	if n := g.metric(t, "hotline_sip_auth_failures_total"); n != 1 {
+		t.Errorf("auth failures %v, want 1", n)
+	}
+}
+
 // Wrong passwords from one address lock it out: after the limit even the
 // right password is refused with 403, and the lock-out is counted.
 func TestSIPWrongPasswordsLockOut(t *testing.T) {
