@@ -131,6 +131,9 @@ func FuzzSIPMessage(f *testing.F) {
 		if req.Method == sip.REGISTER && req.To() != nil {
 			s.bindingChange(req, req.To().Address.User)
 		}
+		if h := req.GetHeader("Proxy-Authorization"); h != nil {
+			credentialsUser(h.Value())
+		}
 		if h := req.GetHeader("Authorization"); h != nil {
 			if err := s.auth.verify(h.Value(), string(req.Method), "zhang", "secret"); err == nil {
 				t.Fatalf("a fuzzed Authorization passed: %q", h.Value())
