@@ -35,13 +35,16 @@ type recorder struct {
 	pending []ticketing.Event
 	jobs    []ticketing.JobSpec
 	closed  bool
-	wake    chan struct{}
-	done    chan struct{}
-	seq     int
+	// ended is closed with the recorder: what waits is written at once.
+	ended chan struct{}
+	wake  chan struct{}
+	done  chan struct{}
+	seq   int
 }
 
 func newRecorder(intake Intake, ref channels.EventRef, log *slog.Logger) *recorder {
-	r := &recorder{intake: intake, ref: ref, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &recorder{intake: intake, ref: ref, log: log, wake: make(chan struct{}, 1), ended: make(chan struct{}),
+		done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -73,6 +76,7 @@ func (r *recorder) close() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	close(r.ended)
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -80,9 +84,21 @@ func (r *recorder) close() {
 	<-r.done
 }
 
+// batchWindow is how long events of a call in progress may wait to be
+// written together: a call answered and hung up within it costs the store
+// one write instead of two. The ticket's creation (with whom the first step
+// rings) never waits, nor does anything once the call has ended.
+const batchWindow = 2 * time.Second
+
 func (r *recorder) run() {
 	defer close(r.done)
 	for range r.wake {
+		if !r.isClosed() {
+			select {
+			case <-r.ended:
+			case <-time.After(batchWindow):
+			}
+		}
 		for {
 			r.mu.Lock()
 			evs, jobs, closed := r.pending, r.jobs, r.closed
@@ -103,4 +119,10 @@ func (r *recorder) run() {
 			}
 		}
 	}
+}
+
+func (r *recorder) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
