@@ -93,6 +93,9 @@ type Note struct {
 	ID          string
 	Events      []ticketing.Event
 	Attachments []Attachment
+	// Jobs are follow-up work committed with the note (the callback task
+	// of a missed call).
+	Jobs []ticketing.JobSpec
 }
 
 // EventRef names the ticket of an earlier contact by the contact's key, so

@@ -149,7 +149,7 @@ func (in *Intake) Record(ctx context.Context, n Note) error {
 	}
 	key := ticketing.ContactKey{Channel: n.Ref.Channel, ExternalID: n.Ref.ExternalID + "#" + n.ID}
 	_, err = in.desk.Append(ctx, ticketing.AppendParams{TicketID: res.TicketID, Contact: &key, Events: n.Events,
-		Attachments: attachments(n.Attachments)})
+		Attachments: attachments(n.Attachments), Jobs: n.Jobs})
 	if err != nil {
 		return fmt.Errorf("record note %s on %s: %w", n.ID, res.Number, err)
 	}

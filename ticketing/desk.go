@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -319,7 +320,7 @@ func actorOr(actor, def string) string {
 // caller's slice may be read at the same time (the call intake journals a
 // note whose store write timed out while that write still runs).
 func stamp(events []Event, now time.Time) []Event {
-	events = append([]Event(nil), events...)
+	events = slices.Clone(events)
 	for i := range events {
 		if events[i].At.IsZero() {
 			events[i].At = now

@@ -87,6 +87,25 @@ type Store interface {
 	// instances and idempotent by p.JobID (granted again, not counted
 	// twice).
 	MailAckClaim(ctx context.Context, p MailAckClaimParams) (bool, error)
+
+	// SIP registrar (the phone channel): softphone bindings and the
+	// lock-out of addresses that fail authentication, shared by every
+	// instance.
+
+	// SIPBindingSave applies one REGISTER to an AOR's bindings and returns
+	// the AOR's bindings that are then current. A binding refreshed with the
+	// Call-ID it was made with and a CSeq not above the stored one is left
+	// as it is (a reordered retransmission).
+	SIPBindingSave(ctx context.Context, p *SIPBindingSaveParams) ([]SIPBinding, error)
+	// SIPBindingList returns every binding not expired at now.
+	SIPBindingList(ctx context.Context, now time.Time) ([]SIPBinding, error)
+	// SIPAuthFailure counts a failed authentication and returns when the
+	// source is locked out until (zero if it is not).
+	SIPAuthFailure(ctx context.Context, p SIPAuthFailureParams) (time.Time, error)
+	// SIPAuthReset forgets the failures of a source that authenticated.
+	SIPAuthReset(ctx context.Context, source string) error
+	// SIPLockoutList returns the sources locked out at now.
+	SIPLockoutList(ctx context.Context, now time.Time) ([]SIPLockout, error)
 }
 
 // MailAckClaimParams are the arguments of Store.MailAckClaim.

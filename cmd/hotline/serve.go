@@ -142,7 +142,7 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 // the intake (or, for calls, the journal-backed intake) and nothing of the
 // store. Each channel's wiring is a function in its serve_*.go file.
 func (g *gateway) wireChannels(ctx context.Context) error {
-	for _, wire := range []func(ctx context.Context) error{g.wireProcess, g.wireFax, g.wireARI, g.wireMail} {
+	for _, wire := range []func(ctx context.Context) error{g.wireProcess, g.wireFax, g.wireARI, g.wireMail, g.wireSIP} {
 		if err := wire(ctx); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ func simulators() map[string]func(ctx context.Context, env *cliEnv, args []strin
 	return map[string]func(ctx context.Context, env *cliEnv, args []string) error{
 		"fax":  simulateFax,
 		"mail": cmdSimulateMail,
+		"call": simulateCall,
 	}
 }
 

@@ -54,6 +54,8 @@ func Run(t *testing.T, open Opener) {
 		{"Secrets", testSecrets},
 		{"MailAckClaim", testMailAckClaim},
 		{"MailAckClaimConcurrent", testMailAckClaimConcurrent},
+		{"SIPBindings", testSIPBindings},
+		{"SIPLockout", testSIPLockout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
