@@ -134,6 +134,10 @@ func newGateway(ctx context.Context, s *settings, log *slog.Logger) (*gateway, e
 		g.close()
 		return nil, err
 	}
+	if err := g.wirePprof(s.pprof); err != nil {
+		g.close()
+		return nil, err
+	}
 	log.Info("hotline started", "version", version, "store", kind, "data", s.dataDir, "startup", time.Since(start).Round(time.Millisecond))
 	return g, nil
 }

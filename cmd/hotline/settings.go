@@ -38,6 +38,8 @@ type settings struct {
 	cfg        *config.Config
 	configPath string
 	dataDir    string
+	// pprof is HOTLINE_PPROF: where to serve Go's profiler, if anywhere.
+	pprof string
 }
 
 // override is one flag that overrides a config key when it is given.
@@ -58,6 +60,7 @@ func (f *storeFlags) load(fs *flag.FlagSet, env *cliEnv, overrides ...override) 
 	if v := strings.TrimSpace(env.getenv("HOTLINE_DATA")); v != "" {
 		s.dataDir = v
 	}
+	s.pprof = strings.TrimSpace(env.getenv("HOTLINE_PPROF"))
 	cfg := config.Default()
 	if s.configPath != "" {
 		var err error
