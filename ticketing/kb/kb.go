@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -49,7 +50,15 @@ type Base struct {
 	store   Store
 	now     func() time.Time
 	onClose bool
+	// articles remembers whether the knowledge base has any article, so
+	// that while it is empty new tickets do not each queue a search that
+	// cannot find anything. Articles are never deleted, so "some" is for
+	// good; "none" is asked again after emptyRecheck (another instance may
+	// have made one). 0 unknown, -1 some, else none until that UnixNano.
+	articles atomic.Int64
 }
+
+const emptyRecheck = 10 * time.Second
 
 // New makes the knowledge base; onClose makes an article of every closed
 // ticket.
@@ -158,12 +167,38 @@ func (b *Base) Change(ctx context.Context, c *ticketing.Change) error {
 	t := c.After
 	switch {
 	case c.Opened():
-		c.Jobs = append(c.Jobs, ticketing.JobSpec{Kind: JobSuggest, MaxAttempts: 5})
+		some, err := b.haveArticles(ctx)
+		if err != nil {
+			return err
+		}
+		if some {
+			c.Jobs = append(c.Jobs, ticketing.JobSpec{Kind: JobSuggest, MaxAttempts: 5})
+		}
 	case b.onClose && t.Status == ticketing.StatusClosed && c.Before.Status != ticketing.StatusClosed:
 		c.Jobs = append(c.Jobs, ticketing.JobSpec{Kind: JobFromTicket, TicketID: t.ID, MaxAttempts: 20,
 			UniqueKey: "kb:" + strconv.FormatInt(t.ID, 10)})
 	}
 	return nil
+}
+
+// haveArticles reports whether the knowledge base holds an article.
+func (b *Base) haveArticles(ctx context.Context) (bool, error) {
+	switch v := b.articles.Load(); {
+	case v == -1:
+		return true, nil
+	case v > b.now().UnixNano():
+		return false, nil
+	}
+	list, err := b.store.KBList(ctx, ticketing.KBListParams{Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("knowledge base: %w", err)
+	}
+	if len(list) > 0 {
+		b.articles.Store(-1)
+		return true, nil
+	}
+	b.articles.Store(b.now().Add(emptyRecheck).UnixNano())
+	return false, nil
 }
 
 // Article is what a ticket teaches: the resolution's "原因：" (or
@@ -209,7 +244,11 @@ func (b *Base) Work(ctx context.Context, j *ticketing.Job) error {
 	case JobFromTicket:
 		a := Article(t)
 		a.CreatedAt = b.now().UTC().Truncate(time.Microsecond)
-		return b.store.KBCreate(ctx, &a)
+		if err := b.store.KBCreate(ctx, &a); err != nil {
+			return err
+		}
+		b.articles.Store(-1)
+		return nil
 	case JobSuggest:
 		found, err := b.Search(ctx, t.Subject+"\n"+t.Description, 3)
 		if err != nil || len(found) == 0 {
@@ -281,7 +320,11 @@ func (b *Base) Create(ctx context.Context, a *ticketing.KBArticle) error {
 	}
 	a.ID, a.SourceTicketID, a.Version = 0, 0, 0
 	a.CreatedAt = b.now().UTC().Truncate(time.Microsecond)
-	return b.store.KBCreate(ctx, a)
+	if err := b.store.KBCreate(ctx, a); err != nil {
+		return err
+	}
+	b.articles.Store(-1)
+	return nil
 }
 
 func (b *Base) Get(ctx context.Context, id int64) (*ticketing.KBArticle, error) {

@@ -67,3 +67,43 @@ func TestSearchRanksByCoverage(t *testing.T) {
 		t.Errorf("top 3 for a printer problem: %q", titles)
 	}
 }
+
+// A new ticket queues a search for articles only once there are articles:
+// while the knowledge base is empty, it would cost every contact a job
+// and find nothing.
+func TestSuggestOnlyWithArticles(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "kb.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	b := New(st, func() time.Time { return now }, true)
+	queued := func() bool {
+		t.Helper()
+		c := &ticketing.Change{After: &ticketing.Ticket{Subject: "打印机卡纸"}}
+		if err := b.Change(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(c.Jobs, func(j ticketing.JobSpec) bool { return j.Kind == JobSuggest })
+	}
+	if queued() {
+		t.Fatal("a search was queued with no article to find")
+	}
+	// Another instance writes an article: seen once the empty answer is old.
+	other := New(st, time.Now, true)
+	if err := other.Create(ctx, &ticketing.KBArticle{Title: "打印机卡纸", Problem: "卡纸"}); err != nil {
+		t.Fatal(err)
+	}
+	if queued() {
+		t.Fatal("the empty answer was asked again before emptyRecheck")
+	}
+	now = now.Add(emptyRecheck + time.Second)
+	if !queued() {
+		t.Fatal("no search queued although the knowledge base has an article")
+	}
+}
