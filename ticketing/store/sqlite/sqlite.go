@@ -168,7 +168,19 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	// Once queued, the write is answered after its commit whatever ctx
 	// does, so a caller never mistakes a committed write for a lost one.
-	return <-w.done
+	select {
+	case err := <-w.done:
+		return err
+	case <-s.stopped:
+		// The writer stopped after answering what it had taken; a write
+		// queued after that was never run.
+		select {
+		case err := <-w.done:
+			return err
+		default:
+			return errors.New("sqlite store is closed")
+		}
+	}
 }
 
 func (s *Store) writer() {

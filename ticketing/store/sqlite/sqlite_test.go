@@ -2,8 +2,10 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
@@ -22,3 +24,58 @@ func open(t *testing.T) ticketing.Store {
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+// A write after Close fails at once instead of waiting for a writer that
+// is gone.
+func TestWriteAfterClose(t *testing.T) {
+	s := open(t).(*sqlite.Store)
+	s.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.JobInsert(context.Background(), []ticketing.JobSpec{{Kind: "x"}})
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a write after Close succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after Close hangs")
+	}
+}
+
+// The WAL is checkpointed as it grows: it does not grow with the
+// database under a steady load.
+func TestWALStaysSmall(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(filepath.Join(dir, "hotline.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 64<<10)
+	for i := 0; i < 400; i++ { // 25 MiB of attachments
+		big[0], big[1] = byte(i), byte(i>>8)
+		_, err := s.TicketCreate(ctx, &ticketing.TicketCreateParams{Prefix: "HL", Day: time.Now(),
+			Ticket:      ticketing.Ticket{Channel: ticketing.ChannelEmail, Kind: ticketing.KindInquiry, Priority: ticketing.P3, Status: ticketing.StatusNew, Tier: 1, Subject: "s"},
+			Attachments: []ticketing.AttachmentInput{ticketing.File("raw.eml", "message/rfc822", big)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			time.Sleep(300 * time.Millisecond) // readers come and go meanwhile
+		}
+	}
+	time.Sleep(600 * time.Millisecond)
+	fi, err := os.Stat(filepath.Join(dir, "hotline.db-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 8<<20 {
+		t.Fatalf("the WAL holds %d bytes after 25 MiB of writes; it is not being checkpointed", fi.Size())
+	}
+}
