@@ -66,7 +66,9 @@ func (in *Intake) submit(ctx context.Context, c Contact) (Receipt, error) {
 	}
 	key := c.Key()
 	if len(c.ThreadKeys) > 0 {
+		t0 := time.Now()
 		res, err := in.desk.Store().ThreadFind(ctx, c.ThreadKeys)
+		in.mon.StoreObserved("thread_find", time.Since(t0))
 		switch {
 		case err == nil:
 			return in.append(ctx, c, key, res.TicketID)
@@ -94,6 +96,8 @@ func (in *Intake) submit(ctx context.Context, c Contact) (Receipt, error) {
 		}
 	}
 	files := attachments(c.Attachments)
+	t0 := time.Now()
+	defer func() { in.mon.StoreObserved("ticket_open", time.Since(t0)) }()
 	res, err := in.desk.Open(ctx, ticketing.OpenParams{
 		Contact: &key, Channel: c.Channel, Kind: c.Kind, Priority: c.Priority,
 		Subject: c.Subject, Description: c.Body, Caller: c.Caller, ReceivedAt: c.ReceivedAt, Actor: c.Actor,
@@ -125,6 +129,8 @@ func (in *Intake) append(ctx context.Context, c Contact, key ticketing.ContactKe
 		actor = "channel:" + string(c.Channel)
 	}
 	ev := ticketing.NewEvent(c.ReceivedAt, ticketing.EventContact, actor, data)
+	t0 := time.Now()
+	defer func() { in.mon.StoreObserved("ticket_append", time.Since(t0)) }()
 	res, err := in.desk.Append(ctx, ticketing.AppendParams{
 		TicketID: ticketID, Contact: &key, Events: append([]ticketing.Event{ev}, c.Events...),
 		Attachments: attachments(c.Attachments), ThreadKeys: c.ThreadKeys,

@@ -132,8 +132,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		free := cap(slots) - len(slots)
 		claimed := 0
 		if free > 0 {
+			t0 := time.Now()
 			jobs, err := r.store.JobClaim(ctx, ticketing.JobClaimParams{Worker: r.cfg.Worker, Kinds: r.kinds,
 				Now: r.cfg.Now(), Lease: r.cfg.Lease, Limit: free})
+			r.cfg.Monitor.StoreObserved("job_claim", time.Since(t0))
 			if err != nil && ctx.Err() == nil {
 				r.cfg.Log.Warn("claim jobs", "error", err)
 			}
@@ -195,7 +197,10 @@ func (r *Runner) run(ctx context.Context, j *ticketing.Job) {
 	r.cfg.Monitor.JobRan(j.Kind, result, lag)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := r.store.JobFinish(fctx, fin); err != nil {
+	t0 := time.Now()
+	err = r.store.JobFinish(fctx, fin)
+	r.cfg.Monitor.StoreObserved("job_finish", time.Since(t0))
+	if err != nil {
 		r.cfg.Log.Warn("finish job", "kind", j.Kind, "job", j.ID, "error", err)
 	}
 }

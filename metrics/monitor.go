@@ -40,7 +40,7 @@ func New() *Monitor {
 	m.contacts = m.counterVec("hotline_contacts_total", "Contacts submitted to the intake, by channel and result (created, appended, duplicate, rejected, failed).", "channel", "result")
 	m.tickets = m.counterVec("hotline_tickets_created_total", "Tickets created, by channel.", "channel")
 	m.intake = m.histogramVec("hotline_intake_seconds", "Time from submission to committed ticket, by channel.", latencyBuckets, "channel")
-	m.store = m.histogramVec("hotline_store_seconds", "Store operation latency, by operation.", latencyBuckets, "op")
+	m.store = m.histogramVec("hotline_store_seconds", "Store operation latency, by operation (ticket_open, ticket_append, thread_find, job_claim, job_finish).", latencyBuckets, "op")
 	m.jobs = m.counterVec("hotline_jobs_total", "Durable jobs run, by kind and result (done, retry, failed).", "kind", "result")
 	m.jobLag = m.histogramVec("hotline_job_lag_seconds", "Delay from a job's due time to its start, by kind.", latencyBuckets, "kind")
 	m.httpRequests = m.counterVec("hotline_http_requests_total", "HTTP API requests, by route and status code.", "route", "code")

@@ -244,7 +244,7 @@ func exerciseAPI(t *testing.T, in *instance) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{`hotline_contacts_total{channel="web",result="created"}`, `hotline_tickets_created_total{channel="web"}`, "hotline_intake_seconds_bucket"} {
+	for _, m := range []string{`hotline_contacts_total{channel="web",result="created"}`, `hotline_tickets_created_total{channel="web"}`, "hotline_intake_seconds_bucket", `hotline_store_seconds_bucket{op="ticket_open"`} {
 		if !strings.Contains(string(b), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
