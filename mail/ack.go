@@ -2,8 +2,6 @@ package mail
 
 import (
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/ticketing"
@@ -50,7 +48,7 @@ func (s *Server) ackFor(m *Message, env Envelope, key, auto string) (*ticketing.
 	if to == nil || s.desk[to.Address] {
 		return nil, "no_address"
 	}
-	if !s.acks.queue(to.Address, s.cfg.Now()) {
+	if !s.acks.take(to.Address, s.cfg.Now()) {
 		return nil, "rate_limit"
 	}
 	subject := m.Subject
@@ -95,47 +93,4 @@ func ackText(desk, subject string) string {
 	b.WriteString("\n--\nWe have received your message and recorded it as ticket " + t +
 		". Reply to this mail, keeping [" + t + "] in the subject, to add to it.\n")
 	return b.String()
-}
-
-// ackQueue counts the acknowledgements this instance queued per address
-// in the last hour. It may only hold back what the store's limit would
-// refuse anyway: PerHour jobs already queued for the address will use up
-// its PerHour grants.
-type ackQueue struct {
-	perHour int
-	mu      sync.Mutex
-	queued  map[string][]time.Time
-}
-
-func newAckQueue(perHour int) *ackQueue {
-	return &ackQueue{perHour: perHour, queued: map[string][]time.Time{}}
-}
-
-// queue records one acknowledgement for addr, or reports false when
-// PerHour were queued in the hour before now.
-func (q *ackQueue) queue(addr string, now time.Time) bool {
-	if q == nil || q.perHour <= 0 {
-		return true
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	ts := q.queued[addr]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= time.Hour {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) >= q.perHour {
-		q.queued[addr] = ts
-		return false
-	}
-	q.queued[addr] = append(ts, now)
-	if len(q.queued) > 100000 {
-		for k, v := range q.queued {
-			if len(v) == 0 || now.Sub(v[len(v)-1]) >= time.Hour {
-				delete(q.queued, k)
-			}
-		}
-	}
-	return true
 }

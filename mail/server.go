@@ -89,7 +89,7 @@ type Server struct {
 	desk   map[string]bool
 	tag    tagMatcher
 	limits *clientLimits
-	acks   *ackQueue
+	acks   *window[string] // acknowledgements this instance queued per address
 
 	ctx context.Context // the serving context: ends on shutdown
 	srv *smtp.Server
@@ -124,7 +124,11 @@ func New(cfg Config, in Intake, fax Fax, mon *metrics.Mail, log *slog.Logger) *S
 	for _, a := range cfg.Addresses {
 		s.desk[strings.ToLower(strings.TrimSpace(a))] = true
 	}
-	s.acks = newAckQueue(cfg.Ack.PerHour)
+	// This instance counts the acknowledgements it queued per address in
+	// the last hour. It may only hold back what the store's limit would
+	// refuse anyway: PerHour jobs already queued for an address will use
+	// up its PerHour grants.
+	s.acks = newWindow[string](cfg.Ack.PerHour, time.Hour, 100000)
 	s.limits = newClientLimits(cfg.MaxConnectionsPerClient, cfg.MaxMessagesPerMinute, cfg.Trusted, cfg.Now)
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Hostname
@@ -437,12 +441,12 @@ type clientLimits struct {
 
 	mu    sync.Mutex
 	conns map[netip.Addr]int
-	sent  map[netip.Addr][]time.Time
+	sent  *window[netip.Addr]
 }
 
 func newClientLimits(maxConns, perMinute int, trusted []netip.Prefix, now func() time.Time) *clientLimits {
 	return &clientLimits{maxConns: maxConns, perMinute: perMinute, trustedNet: trusted, now: now,
-		conns: map[netip.Addr]int{}, sent: map[netip.Addr][]time.Time{}}
+		conns: map[netip.Addr]int{}, sent: newWindow[netip.Addr](perMinute, time.Minute, 10000)}
 }
 
 func (l *clientLimits) trusted(a netip.Addr) bool {
@@ -456,31 +460,7 @@ func (l *clientLimits) trusted(a netip.Addr) bool {
 
 // allowMessage counts one message of a client in a sliding minute.
 func (l *clientLimits) allowMessage(a netip.Addr) bool {
-	if l.perMinute <= 0 {
-		return true
-	}
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ts := l.sent[a]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= time.Minute {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) >= l.perMinute {
-		l.sent[a] = ts
-		return false
-	}
-	l.sent[a] = append(ts, now)
-	if len(l.sent) > 10000 {
-		for k, v := range l.sent {
-			if len(v) == 0 || now.Sub(v[len(v)-1]) >= time.Minute {
-				delete(l.sent, k)
-			}
-		}
-	}
-	return true
+	return l.sent.take(a, l.now())
 }
 
 // listener refuses connections over the per-client limit with 421 before
