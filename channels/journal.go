@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-desk/hotline/internal/durable"
 	"github.com/hotline-desk/hotline/ticketing"
 )
 
@@ -418,7 +419,7 @@ func (j *Journal) rotate(seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := syncDir(j.dir); err != nil {
+	if err := durable.SyncDir(j.dir); err != nil {
 		f.Close()
 		os.Remove(path)
 		return fmt.Errorf("journal: %w", err)
@@ -651,7 +652,7 @@ func (j *Journal) reject(pr pendingRecord, payload []byte, cause error) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	dir := filepath.Join(j.dir, rejectedDir)
-	if err := writeFileSync(dir, fmt.Sprintf("%020d.json", pr.seq), b); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, fmt.Sprintf("%020d.json", pr.seq)), b, 0o600); err != nil {
 		return err
 	}
 	return j.markDone(pr)
@@ -678,47 +679,10 @@ func (j *Journal) writeCursor(c uint64) error {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:8], c)
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
-	return writeFileSync(j.dir, cursorFile, b[:])
-}
-
-// writeFileSync replaces dir/name with data durably: a temporary file is
-// written and fsync'd, renamed over name, and the directory fsync'd.
-func writeFileSync(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := durable.WriteFile(filepath.Join(j.dir, cursorFile), b[:], 0o600); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // DefaultStoreDeadline is how long a call waits for the store before its

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hotline-desk/hotline/channels"
+	"github.com/hotline-desk/hotline/internal/durable"
 	"github.com/hotline-desk/hotline/metrics"
 )
 
@@ -317,7 +318,7 @@ func (in *Inbox) take(ctx context.Context, fax, sidecar string) error {
 	target := uniqueName(filepath.Join(in.cfg.Dir, dest), base)
 	if dest == "failed" {
 		reason := fmt.Sprintf("%v\nticket: %s\n", o.Problem, o.Ticket)
-		if err := writeFileSync(filepath.Join(in.cfg.Dir, dest, target+".reason"), []byte(reason)); err != nil {
+		if err := durable.WriteFile(filepath.Join(in.cfg.Dir, dest, target+".reason"), []byte(reason), 0o640); err != nil {
 			return fmt.Errorf("write the reason for %s: %w", base, err)
 		}
 	}
@@ -338,8 +339,8 @@ func (in *Inbox) take(ctx context.Context, fax, sidecar string) error {
 			return fmt.Errorf("move %s to %s/: %w", sidecar, dest, err)
 		}
 	}
-	syncDir(filepath.Join(in.cfg.Dir, dest))
-	syncDir(in.cfg.Dir)
+	durable.SyncDir(filepath.Join(in.cfg.Dir, dest))
+	durable.SyncDir(in.cfg.Dir)
 	in.mon.InboxFileMoved(dest)
 	in.log.Info("fax inbox: file taken", "file", base, "ticket", o.Ticket, "status", o.Status, "to", dest)
 	return nil
@@ -449,28 +450,5 @@ func uniqueName(dir, name string) string {
 		if _, err := os.Lstat(filepath.Join(dir, n)); errors.Is(err, os.ErrNotExist) {
 			return n
 		}
-	}
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 }

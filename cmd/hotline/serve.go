@@ -19,6 +19,7 @@ import (
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
 	"github.com/hotline-desk/hotline/fax"
+	"github.com/hotline-desk/hotline/internal/durable"
 	"github.com/hotline-desk/hotline/jobs"
 	"github.com/hotline-desk/hotline/mail/outbox"
 	"github.com/hotline-desk/hotline/metrics"
@@ -277,7 +278,7 @@ func (g *gateway) adminToken(ctx context.Context) error {
 	case err == nil && token != "":
 	case err == nil || errors.Is(err, os.ErrNotExist):
 		token = api.NewToken()
-		if err := writeFileSync(path, []byte(token+"\n"), 0o600); err != nil {
+		if err := durable.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write admin token: %w", err)
 		}
 		g.log.Info("made a new admin token", "file", path)
@@ -289,34 +290,4 @@ func (g *gateway) adminToken(ctx context.Context) error {
 	}
 	g.log.Info("admin token for the HTTP API", "file", path)
 	return nil
-}
-
-// writeFileSync writes a file durably: a temporary file, fsync, rename,
-// fsync of the directory.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
