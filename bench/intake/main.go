@@ -31,10 +31,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hotline-desk/hotline/bench/internal/benchpg"
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres"
+	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
 
@@ -254,7 +254,7 @@ func runSQLiteRaw(n int, d time.Duration) (float64, error) {
 }
 
 func runPostgresIntake(base string, n int, d time.Duration) (float64, time.Duration, time.Duration, error) {
-	u, drop, err := benchpg.Schema(base)
+	u, drop, err := pgtest.Schema(base, "hlbench_intake")
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -275,7 +275,7 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
 // runPgbench is the ceiling: pgbench with a one-row INSERT script at the
 // same concurrency against the same server.
 func runPgbench(base string, n int, d time.Duration) (float64, error) {
-	u, drop, err := benchpg.Schema(base)
+	u, drop, err := pgtest.Schema(base, "hlbench_intake")
 	if err != nil {
 		return 0, err
 	}

@@ -33,9 +33,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hotline-desk/hotline/bench/internal/benchpg"
 	"github.com/hotline-desk/hotline/ticketing"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres"
+	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
 
@@ -264,7 +264,7 @@ func runHotlineSQLite(o *options, port string) (func() error, func(), error) {
 }
 
 func runHotlinePostgres(o *options, port string) (func() error, func(), error) {
-	u, drop, err := benchpg.Schema(o.pg)
+	u, drop, err := pgtest.Schema(o.pg, "hlbench_mail")
 	if err != nil {
 		return nil, nil, err
 	}

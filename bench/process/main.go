@@ -20,14 +20,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,6 +43,7 @@ import (
 	"github.com/hotline-desk/hotline/ticketing/report"
 	"github.com/hotline-desk/hotline/ticketing/sla"
 	"github.com/hotline-desk/hotline/ticketing/store/postgres"
+	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
 
@@ -132,7 +130,7 @@ func open(kind, pgURL string) (ticketing.Store, func(ctx context.Context, from, 
 		}
 		return st, count, func() { db.Close(); st.Close(); os.RemoveAll(dir) }, st.Migrate(ctx)
 	case "postgres":
-		u, drop, err := schema(pgURL)
+		u, drop, err := pgtest.Schema(pgURL, "hlbench_process")
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -316,32 +314,6 @@ func rssMiB() float64 {
 
 // schema makes a schema of its own for the run and returns a URL whose
 // search_path is it, and a function that drops it.
-func schema(base string) (string, func(), error) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hlbench_process_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		conn.Close(ctx)
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-		conn.Close(ctx)
-	}, nil
-}
-
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
