@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -251,57 +250,16 @@ func (c *call) missed(out channels.Outcome, steps int, wait time.Duration) {
 	if len(errs) > 0 {
 		data["errors"] = errs
 	}
-	to := c.callbackRecipients()
 	var jobs []ticketing.JobSpec
-	if len(to) > 0 {
+	to, job, ok := channels.CallbackTask(c.roster, channels.MissedCall{CallID: c.id, Name: c.who.Name,
+		Number: firstNonEmpty(c.who.Number, c.who.Raw), Withheld: c.who.Withheld, At: c.start, Reason: reason, Ticket: c.ticket})
+	if ok {
 		data["callback_notified"] = to
-		job, err := channels.MailJob(0, c.callbackMail(to, reason), "callback:"+c.id)
-		if err == nil {
-			jobs = append(jobs, job)
-		}
+		jobs = append(jobs, job)
 	} else {
 		s.log.Warn("sip: missed call and nobody with an e-mail to tell", "call_id", c.id)
 	}
 	c.rec.add([]ticketing.Event{ticketing.NewEvent(time.Now().UTC(), EventMissed, "channel:phone", data)}, jobs...)
-}
-
-// callbackRecipients are the e-mails of the agents on duty, else of the
-// escalation contacts, and the configured extra addresses.
-func (c *call) callbackRecipients() []string {
-	var to []string
-	add := func(agents []channels.Agent) {
-		for _, a := range agents {
-			if a.Email != "" && !contains(to, a.Email) {
-				to = append(to, a.Email)
-			}
-		}
-	}
-	add(c.roster.OnDuty(c.start))
-	if len(to) == 0 {
-		add(c.roster.Escalation())
-	}
-	for _, e := range c.s.cfg.CallbackMail {
-		if !contains(to, e) {
-			to = append(to, e)
-		}
-	}
-	return to
-}
-
-func (c *call) callbackMail(to []string, reason string) channels.OutboundMail {
-	who := firstNonEmpty(c.who.Name, "未知来电者")
-	number := firstNonEmpty(c.who.Number, c.who.Raw, "未知号码")
-	var b strings.Builder
-	fmt.Fprintf(&b, "未接来电，请尽快回拨。\n\n来电者：%s\n号码：%s\n时间：%s\n原因：%s\n",
-		who, number, c.start.In(c.roster.Location()).Format("2006-01-02 15:04:05"), reason)
-	if c.ticket != "" {
-		fmt.Fprintf(&b, "工单：%s\n", c.ticket)
-	}
-	if c.who.Withheld {
-		b.WriteString("\n来电者要求隐藏号码：请勿向第三方透露。\n")
-	}
-	return channels.OutboundMail{Purpose: "notify", To: to, Subject: fmt.Sprintf("未接来电 %s %s，请回拨", who, number),
-		Text: b.String(), AutoSubmitted: "auto-generated"}
 }
 
 // connected answers the caller with the agent's session and holds the call
@@ -447,15 +405,6 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func headerValue(m interface{ GetHeader(string) sip.Header }, name string) string {

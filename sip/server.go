@@ -71,11 +71,8 @@ type Config struct {
 	// ticket and first leg); more are refused the same way (default 256).
 	// It sheds a burst before it piles up into retransmissions.
 	MaxSetups int
-	// CallbackMail is who is told of a missed call besides the agents on
-	// duty (optional).
-	CallbackMail []string
-	Log          *slog.Logger
-	Metrics      *metrics.SIP
+	Log       *slog.Logger
+	Metrics   *metrics.SIP
 }
 
 // Server is the SIP channel: registrar, trunk ingress and B2BUA.

@@ -396,7 +396,9 @@ func TestNoAnswerForwardsToMobileThenEscalation(t *testing.T) {
 // Nobody at all answers: the call is missed, the caller hears so, and the
 // ticket asks for a call back.
 func TestMissedCall(t *testing.T) {
-	r := newRig(t, []config.Agent{zhang}, nil, func(c *Config) { c.Plan.MobileRing = 400 * time.Millisecond }, aritest.Options{})
+	onDuty := zhang
+	onDuty.Email = "zhang@example.com"
+	r := newRig(t, []config.Agent{onDuty}, nil, func(c *Config) { c.Plan.MobileRing = 400 * time.Millisecond }, aritest.Options{})
 	r.sim.Register("agent1", aritest.Agent{OnDial: func(l *aritest.Leg) { l.Busy() }})
 	r.sim.Trunk("carrier", func(l *aritest.Leg) { l.Ring() })
 	c := r.call(aritest.Inbound{Name: "赵六", Number: "13800138006"})
@@ -405,8 +407,15 @@ func TestMissedCall(t *testing.T) {
 	if tk.Kind != ticketing.KindIncident {
 		t.Errorf("kind %s", tk.Kind)
 	}
-	if m := one(t, tk, EventMissed); m["callback"] != "13800138006" {
+	if m := one(t, tk, EventMissed); m["callback"] != "13800138006" || m["callback_notified"] != "zhang@example.com" {
 		t.Errorf("missed %v", m)
+	}
+	// The callback task: a mail to the agent on duty, committed with the
+	// missed event.
+	jobs, err := r.store.JobClaim(context.Background(), ticketing.JobClaimParams{Worker: "t", Kinds: []string{channels.JobMailSend},
+		Now: time.Now().Add(time.Hour), Lease: time.Minute, Limit: 10})
+	if err != nil || len(jobs) != 1 || jobs[0].TicketID != tk.ID || !strings.Contains(string(jobs[0].Args), "zhang@example.com") {
+		t.Errorf("callback task: %v %v", jobs, err)
 	}
 	if c.WaitHeard(DefaultPrompts.Unavailable, time.Second) == "" {
 		t.Error("the caller did not hear that nobody is available")

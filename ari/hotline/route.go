@@ -45,7 +45,7 @@ func (c *call) route(ctx context.Context) {
 	case winner != nil:
 		c.talk(ctx, winner)
 	default:
-		c.missed(ctx, len(plan.Steps))
+		c.missed(ctx, roster, len(plan.Steps))
 	}
 }
 
@@ -363,11 +363,27 @@ func (c *call) attachRecording(ctx context.Context) {
 	}
 }
 
-// missed: every step rang out. The caller hears that we will call back.
-func (c *call) missed(ctx context.Context, steps int) {
+// missed: every step rang out. The caller hears that we will call back,
+// and the agents on duty get the callback task with the missed event.
+func (c *call) missed(ctx context.Context, roster *channels.Roster, steps int) {
 	c.decide("missed")
-	c.note("missed", EventMissed, map[string]string{"steps": fmt.Sprint(steps), "callback": c.ch.Caller.Number,
-		"wait_seconds": secs(c.decided.Sub(c.start))})
+	data := map[string]string{"steps": fmt.Sprint(steps), "callback": c.ch.Caller.Number,
+		"wait_seconds": secs(c.decided.Sub(c.start))}
+	reason := "no agent answered"
+	if steps == 0 {
+		reason = "no agent on duty"
+	}
+	to, job, ok := channels.CallbackTask(roster, channels.MissedCall{CallID: c.ch.ID, Name: c.ch.Caller.Name,
+		Number: c.ch.Caller.Number, Withheld: c.withheld, At: c.start, Reason: reason, Ticket: c.receipt.Ticket})
+	var jobs []ticketing.JobSpec
+	if ok {
+		data["callback_notified"] = strings.Join(to, ", ")
+		jobs = append(jobs, job)
+	}
+	if c.ticketed {
+		c.notes.add(channels.Note{Ref: c.ref, ID: "missed", Jobs: jobs,
+			Events: []ticketing.Event{ticketing.NewEvent(c.a.cfg.Now(), EventMissed, actor, data)}})
+	}
 	cl := c.a.client
 	if c.mohOn {
 		if err := cl.StopBridgeMOH(ctx, c.bridgeID); err == nil {
