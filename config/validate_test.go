@@ -118,6 +118,10 @@ func TestValidate(t *testing.T) {
 			c.Agents = []Agent{{ID: "a", SIPUser: "x", SIPPassword: "p"}, {ID: "b", SIPUser: "x", SIPPassword: "q"}}
 		}, `agents[1].sip_user: "x" is used by agent "a" too`},
 		{"agent no password", func(c *Config) { c.Agents = []Agent{{ID: "a", SIPUser: "a"}} }, "agents[0].sip_password_env: a softphone (sip_user) needs"},
+		{"agent behind Asterisk needs no password", func(c *Config) {
+			c.SIP.Listen = Off
+			c.Agents = []Agent{{ID: "a", SIPUser: "a"}}
+		}, ""},
 		{"agent both passwords", func(c *Config) { c.Agents = []Agent{{ID: "a", SIPUser: "a", SIPPassword: "p", SIPPasswordEnv: "P"}} }, "agents[0].sip_password: set sip_password or sip_password_env, not both"},
 		{"agent mobile", func(c *Config) { c.Agents = []Agent{{ID: "a", Mobile: "anonymous"}} }, `agents[0].mobile: e164: parse "anonymous": no digits`},
 		{"agent email", func(c *Config) { c.Agents = []Agent{{ID: "a", Email: "a"}} }, "agents[0].email: "},
