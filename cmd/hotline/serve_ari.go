@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/hotline-desk/hotline/ari"
@@ -24,7 +23,7 @@ func (g *gateway) wireARI(ctx context.Context) error {
 	}
 	mon := metrics.NewARI(g.mon)
 	client, err := ari.New(ari.Config{
-		URL: c.URL, User: c.User, Password: c.Password(os.Getenv),
+		URL: c.URL, User: c.User, Password: c.Password(g.s.getenv),
 		Observe: func(op string, d time.Duration, err error) { mon.Request(op, d, err != nil, ari.StatusOf(err)) },
 	})
 	if err != nil {

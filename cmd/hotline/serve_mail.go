@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/hotline-desk/hotline/channels"
 	"github.com/hotline-desk/hotline/config"
@@ -34,7 +33,7 @@ func (g *gateway) wireMail(ctx context.Context) error {
 	}
 	users := map[string]string{}
 	for _, u := range c.SMTP.Auth {
-		pw := u.Password(os.Getenv)
+		pw := u.Password(g.s.getenv)
 		if pw == "" {
 			return fmt.Errorf("smtp.auth: the password of %q is not in $%s", u.User, u.PasswordEnv)
 		}

@@ -44,7 +44,7 @@ func (g *gateway) wireProcess(ctx context.Context) error {
 		return err
 	}
 	mon := metrics.NewProcess(g.mon)
-	p, err := newProcess(cfg, secret, g.roster, g.store, mon, os.Getenv, g.log)
+	p, err := newProcess(cfg, secret, g.roster, g.store, mon, g.s.getenv, g.log)
 	if err != nil {
 		return err
 	}

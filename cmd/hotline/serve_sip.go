@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -38,7 +37,7 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 	passwords := make(map[string]string, len(c.Agents))
 	for _, a := range c.Agents {
 		if a.SIPUser != "" {
-			if pw := a.Password(os.Getenv); pw != "" {
+			if pw := a.Password(g.s.getenv); pw != "" {
 				passwords[a.SIPUser] = pw
 			} else {
 				g.log.Warn("SIP: agent has no password; its softphone cannot register", "agent", a.ID, "sip_user", a.SIPUser)
@@ -47,11 +46,11 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 	}
 	// Admission limits (SIP calls beyond them are shed with 503 and
 	// Retry-After): sized for the hardware, so set from the environment.
-	maxCalls, err := envInt("HOTLINE_SIP_MAX_CALLS")
+	maxCalls, err := envInt(g.s.getenv, "HOTLINE_SIP_MAX_CALLS")
 	if err != nil {
 		return err
 	}
-	maxSetups, err := envInt("HOTLINE_SIP_MAX_SETUPS")
+	maxSetups, err := envInt(g.s.getenv, "HOTLINE_SIP_MAX_SETUPS")
 	if err != nil {
 		return err
 	}
@@ -93,8 +92,8 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 
 // envInt reads a positive integer from the environment; unset is 0 (the
 // default).
-func envInt(name string) (int, error) {
-	v := os.Getenv(name)
+func envInt(getenv func(string) string, name string) (int, error) {
+	v := getenv(name)
 	if v == "" {
 		return 0, nil
 	}

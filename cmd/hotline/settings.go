@@ -40,6 +40,9 @@ type settings struct {
 	dataDir    string
 	// pprof is HOTLINE_PPROF: where to serve Go's profiler, if anywhere.
 	pprof string
+	// getenv reads the environment the command was given: secrets named
+	// by *_env keys come from it.
+	getenv func(string) string
 }
 
 // override is one flag that overrides a config key when it is given.
@@ -53,7 +56,7 @@ type override struct {
 func (f *storeFlags) load(fs *flag.FlagSet, env *cliEnv, overrides ...override) (*settings, error) {
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	s := &settings{configPath: f.configPath, dataDir: f.dataDir}
+	s := &settings{configPath: f.configPath, dataDir: f.dataDir, getenv: env.getenv}
 	if v := strings.TrimSpace(env.getenv("HOTLINE_CONFIG")); v != "" {
 		s.configPath = v
 	}
