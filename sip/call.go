@@ -19,7 +19,6 @@ import (
 var (
 	errCallerCanceled = errors.New("the caller hung up")
 	errCallerGone     = errors.New("the caller's transaction ended")
-	errShutdown       = errors.New("the gateway is shutting down")
 )
 
 // call is one inbound call from the trunk: the caller's INVITE, its ticket,
@@ -59,7 +58,6 @@ type call struct {
 	ringing       string // the step ringing now, for the abandoned event
 	caller        *side
 	agent         *side
-	answered      *channels.Target
 	hungUp        chan *side // the side that hung up first, or nil (gateway)
 	hangOnce      sync.Once
 }

@@ -39,7 +39,6 @@ type side struct {
 	acked    chan struct{} // closed when the peer acknowledged our 2xx (caller side)
 	ackOnce  sync.Once
 	ended    atomic.Bool
-	byeDone  chan struct{}
 	byeOnce  sync.Once
 	peerSide atomic.Pointer[side]
 
@@ -174,12 +173,6 @@ func (t *dialogTable) get(callID, localTag string) *side {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.m[callID+"\x00"+localTag]
-}
-
-func (t *dialogTable) len() int {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return len(t.m)
 }
 
 // byRequest finds the side of a request that came in a dialog: our tag is

@@ -44,7 +44,6 @@ type channel struct {
 	dialing    bool
 	dialed     bool
 	answered   bool
-	dialTimer  bool
 	leg        *Leg
 	originArgs []string // POST /channels: the args of the StasisStart at the answer
 

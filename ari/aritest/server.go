@@ -57,7 +57,6 @@ type Server struct {
 	start     time.Time
 	seq       int // channel id counter (the part after the dot)
 	nameSeq   int // channel name counter (PJSIP/trunk-0000000e)
-	uidSeq    int
 	channels  map[string]*channel
 	order     []string // channel ids in creation order
 	bridges   map[string]*bridge

@@ -31,8 +31,6 @@ type createReq struct {
 	// follows is the earlier request of the same batch with the same
 	// contact key, whose ticket this one is a duplicate of.
 	follows *createReq
-	id      int64
-	number  string
 }
 
 func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParams) (ticketing.IntakeResult, error) {

@@ -127,13 +127,6 @@ func (s *Store) findBatch(batch []*findReq) {
 	}
 }
 
-func nonNil(xs []string) []string {
-	if xs == nil {
-		return []string{}
-	}
-	return xs
-}
-
 func (s *Store) customersByID(ctx context.Context, ids []int64) ([]*ticketing.Customer, error) {
 	if len(ids) == 0 {
 		return nil, nil
