@@ -52,22 +52,35 @@ func queueJob(b *pgx.Batch, j ticketing.JobSpec, now time.Time) {
 		j.Kind, ticket, args, key, runAt, maxAttempts(j.MaxAttempts), now)
 }
 
+// failExpiredSQL fails for good the jobs whose worker died mid-run (their
+// lease expired) once they have used their attempts that way.
+const failExpiredSQL = `UPDATE jobs SET state = 'failed', finished_at = $2, last_error = coalesce(last_error, 'lease expired'),
+	locked_by = NULL, locked_until = NULL
+	WHERE kind = ANY($1) AND state = 'running' AND locked_until < $2 AND attempt >= max_attempts`
+
+// claimSQL leases the next due jobs: available ones whose time has come,
+// and running ones whose lease expired. The two are looked up apart, each
+// on jobs_due: as one condition with OR, the generic plan scanned the
+// whole table on every poll (3 ms at 10,000 pending SLA timers, and more
+// with every ticket).
+const claimSQL = `WITH due AS (
+	SELECT id, run_at FROM jobs WHERE kind = ANY($1) AND state = 'available' AND run_at <= $2
+	ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), expired AS (
+	SELECT id, run_at FROM jobs WHERE kind = ANY($1) AND state = 'running' AND locked_until < $2 AND attempt < max_attempts
+	ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = $3, locked_until = $4
+WHERE id IN (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) x ORDER BY run_at, id LIMIT $5)
+RETURNING id, kind, coalesce(ticket_id, 0), args::text, run_at, attempt, max_attempts, coalesce(unique_key, ''), created_at`
+
 func (s *Store) JobClaim(ctx context.Context, p ticketing.JobClaimParams) ([]*ticketing.Job, error) {
 	if len(p.Kinds) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
 	b := &pgx.Batch{}
-	// A worker that died mid-run leaves its lease to expire; once the job
-	// has used its attempts that way, it fails for good.
-	b.Queue(`UPDATE jobs SET state = 'failed', finished_at = $2, last_error = coalesce(last_error, 'lease expired'),
-		locked_by = NULL, locked_until = NULL
-		WHERE kind = ANY($1) AND state = 'running' AND locked_until < $2 AND attempt >= max_attempts`, p.Kinds, p.Now)
-	b.Queue(`UPDATE jobs SET state = 'running', attempt = attempt + 1, locked_by = $3, locked_until = $4
-		WHERE id IN (SELECT id FROM jobs WHERE kind = ANY($1)
-			AND ((state = 'available' AND run_at <= $2) OR (state = 'running' AND locked_until < $2 AND attempt < max_attempts))
-			ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, coalesce(ticket_id, 0), args::text, run_at, attempt, max_attempts, coalesce(unique_key, ''), created_at`,
-		p.Kinds, p.Now, p.Worker, p.Now.Add(p.Lease), p.Limit)
+	b.Queue(failExpiredSQL, p.Kinds, p.Now)
+	b.Queue(claimSQL, p.Kinds, p.Now, p.Worker, p.Now.Add(p.Lease), p.Limit)
 	br := s.lazy.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
