@@ -213,6 +213,20 @@ func cleanName(s string) string {
 // escapeName makes a display name safe inside the quotes sipgo writes
 // around it (RFC 3261 §25.1 quoted-string): UTF-8 passes as is; quotes and
 // backslashes are escaped, control characters dropped.
+// It runs for every leg, so it builds no Replacer (whose tables cost more
+// than the rest of a leg's allocations).
 func escapeName(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(cleanName(s))
+	s = cleanName(s)
+	if !strings.ContainsAny(s, `\"`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	for _, r := range s {
+		if r == '\\' || r == '"' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -112,10 +112,12 @@ func (l *leg) run(f *fork) {
 		return
 	}
 	// Retransmitted 200s are acknowledged again while the transaction
-	// lives (RFC 6026); afterwards onStrayResponse does it.
+	// lives (RFC 6026) and the call lasts; afterwards onStrayResponse does
+	// it while the dialog is known.
+	held := l.c.hold(l.side)
 	tx.OnRetransmission(func(res *sip.Response) {
-		if res.IsSuccess() {
-			l.side.ack(res)
+		if d := held.Load(); d != nil && res.IsSuccess() {
+			d.ack(res)
 		}
 	})
 	provisional, cancelWanted, cancelled := false, false, false
