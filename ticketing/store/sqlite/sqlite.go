@@ -80,12 +80,12 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	// Connections keep their prepared statements (stmtcache.go).
-	w := sql.OpenDB(newCachingConnector(DSN(path)))
+	w := sql.OpenDB(newCachingConnector(DSN(path), true))
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r := sql.OpenDB(newCachingConnector(DSN(path)))
+	r := sql.OpenDB(newCachingConnector(DSN(path), false))
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxIdleTime(0)

@@ -19,10 +19,13 @@ const maxCachedStmts = 256
 type cachingConnector struct {
 	dsn string
 	drv *msqlite.Driver
+	// detached connections run each statement to its end whatever its
+	// context does (see cachingConn.detached).
+	detached bool
 }
 
-func newCachingConnector(dsn string) driver.Connector {
-	return &cachingConnector{dsn: dsn, drv: &msqlite.Driver{}}
+func newCachingConnector(dsn string, detached bool) driver.Connector {
+	return &cachingConnector{dsn: dsn, drv: &msqlite.Driver{}, detached: detached}
 }
 
 func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -30,7 +33,7 @@ func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*cachedStmt{}, detached: c.detached}, nil
 }
 
 func (c *cachingConnector) Driver() driver.Driver { return c.drv }
@@ -40,6 +43,12 @@ func (c *cachingConnector) Driver() driver.Driver { return c.drv }
 type cachingConn struct {
 	driver.Conn
 	stmts map[string]*cachedStmt
+	// detached is set on the writer's connection. A write is answered after
+	// its commit whatever its caller's context does (the writer skips one
+	// whose context ended before it ran), so nothing there is interrupted;
+	// and the driver would start a goroutine per statement to watch a
+	// context that can end.
+	detached bool
 }
 
 type cachedStmt struct {
@@ -82,6 +91,9 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -93,6 +105,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
