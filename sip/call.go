@@ -61,11 +61,11 @@ type call struct {
 	// transactions keep (for retransmitted 2xx); they outlive the call by
 	// Timer M, 32 s, and are cleared when the call ends so that they do
 	// not keep it alive.
-	held []*atomic.Pointer[side]
-	caller        *side
-	agent         *side
-	hungUp        chan *side // the side that hung up first, or nil (gateway)
-	hangOnce      sync.Once
+	held     []*atomic.Pointer[side]
+	caller   *side
+	agent    *side
+	hungUp   chan *side // the side that hung up first, or nil (gateway)
+	hangOnce sync.Once
 }
 
 func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, trunk *Trunk, fromAgent string) *call {
