@@ -57,15 +57,15 @@ type call struct {
 	firstRecorded bool
 	dials         int
 	ringing       string // the step ringing now, for the abandoned event
+	caller        *side
+	agent         *side
+	hungUp        chan *side // the side that hung up first, or nil (gateway)
+	hangOnce      sync.Once
 	// held are the references to this call's sides that its legs' client
 	// transactions keep (for retransmitted 2xx); they outlive the call by
 	// Timer M, 32 s, and are cleared when the call ends so that they do
 	// not keep it alive.
-	held     []*atomic.Pointer[side]
-	caller   *side
-	agent    *side
-	hungUp   chan *side // the side that hung up first, or nil (gateway)
-	hangOnce sync.Once
+	held []*atomic.Pointer[side]
 }
 
 func newCall(s *Server, req *sip.Request, tx sip.ServerTransaction, trunk *Trunk, fromAgent string) *call {
