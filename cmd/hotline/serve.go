@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,7 +38,10 @@ type gateway struct {
 	desk      *ticketing.Desk
 	intake    *channels.Intake
 	roster    *channels.RosterHolder
-	journal   *channels.Journal
+	// sipPasswords are the agents' SIP passwords by sip_user, swapped on
+	// SIGHUP with the roster; nil when SIP is off.
+	sipPasswords *atomic.Pointer[map[string]string]
+	journal      *channels.Journal
 	// calls is the intake for phone channels: a slow or absent store never
 	// delays a call, the contact goes to the journal instead.
 	calls  *channels.CallIntake
@@ -67,7 +71,7 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 		listen("ari-user", "ARI `USER` (default hotline); env HOTLINE_ARI_USER", func(c *config.Config, v string) { c.ARI.User = v }),
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: hotline serve [flags]\n\nRuns the whole gateway. With no flags and no config: SQLite in %s, HTTP on 127.0.0.1:8080,\nSMTP on 127.0.0.1:2525, SIP on 127.0.0.1:5060, fax inbox DATA/fax-inbox, ARI off.\nFlags override the config file; HOTLINE_* environment variables override both.\nSIGHUP reloads the roster (agents, shifts, escalation) from --config.\n\nFlags:\n", DefaultDataDir)
+		fmt.Fprintf(fs.Output(), "Usage: hotline serve [flags]\n\nRuns the whole gateway. With no flags and no config: SQLite in %s, HTTP on 127.0.0.1:8080,\nSMTP on 127.0.0.1:2525, SIP on 127.0.0.1:5060, fax inbox DATA/fax-inbox, ARI off.\nFlags override the config file; HOTLINE_* environment variables override both.\nSIGHUP reloads the roster (agents, shifts, escalation) and the agents' SIP passwords from --config.\n\nFlags:\n", DefaultDataDir)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -228,8 +232,9 @@ func (g *gateway) run(ctx context.Context) error {
 	return err
 }
 
-// reloadRoster rereads agents, shifts and escalation from the config file.
-// Calls in progress keep the roster they started with.
+// reloadRoster rereads agents, shifts and escalation, and the agents' SIP
+// passwords, from the config file. Calls in progress keep the roster they
+// started with; registrations made stay until they expire.
 func (g *gateway) reloadRoster() {
 	if g.s.configPath == "" {
 		g.log.Warn("SIGHUP: no --config file to reload the roster from")
@@ -249,6 +254,9 @@ func (g *gateway) reloadRoster() {
 		return
 	}
 	g.roster.Store(r)
+	if g.sipPasswords != nil {
+		g.sipPasswords.Store(g.agentPasswords(cfg.Agents))
+	}
 	g.log.Info("SIGHUP: roster reloaded", "agents", len(cfg.Agents), "shifts", len(cfg.Shifts))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-desk/hotline/channels"
@@ -32,18 +33,8 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 	if len(trunks) == 0 {
 		g.log.Warn("SIP: no trunks configured; every INVITE will be refused with 403 (set sip.trunks)")
 	}
-	// Passwords are read once, from sip_password or the environment
-	// variable sip_password_env names; they are never logged.
-	passwords := make(map[string]string, len(c.Agents))
-	for _, a := range c.Agents {
-		if a.SIPUser != "" {
-			if pw := a.Password(g.s.getenv); pw != "" {
-				passwords[a.SIPUser] = pw
-			} else {
-				g.log.Warn("SIP: agent has no password; its softphone cannot register", "agent", a.ID, "sip_user", a.SIPUser)
-			}
-		}
-	}
+	g.sipPasswords = &atomic.Pointer[map[string]string]{}
+	g.sipPasswords.Store(g.agentPasswords(c.Agents))
 	// Admission limits (SIP calls beyond them are shed with 503 and
 	// Retry-After): sized for the hardware, so set from the environment.
 	maxCalls, err := envInt(g.s.getenv, "HOTLINE_SIP_MAX_CALLS")
@@ -70,7 +61,7 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 		Trunks:    trunks,
 		MaxCalls:  maxCalls,
 		MaxSetups: maxSetups,
-		Passwords: func(user string) (string, bool) { pw, ok := passwords[user]; return pw, ok },
+		Passwords: func(user string) (string, bool) { pw, ok := (*g.sipPasswords.Load())[user]; return pw, ok },
 		Log:       g.log.With("channel", "sip"),
 		Metrics:   mon,
 	}, g.calls, g.roster, regs)
@@ -88,6 +79,23 @@ func (g *gateway) wireSIP(ctx context.Context) error {
 	g.group.Add("sip-registrations", regs)
 	g.group.Add("sip", srv)
 	return nil
+}
+
+// agentPasswords reads the agents' digest passwords, from sip_password or
+// the environment variable sip_password_env names (never logged). serve
+// reads them at start and again on SIGHUP, with the roster.
+func (g *gateway) agentPasswords(agents []config.Agent) *map[string]string {
+	passwords := make(map[string]string, len(agents))
+	for _, a := range agents {
+		if a.SIPUser != "" {
+			if pw := a.Password(g.s.getenv); pw != "" {
+				passwords[a.SIPUser] = pw
+			} else {
+				g.log.Warn("SIP: agent has no password; its softphone cannot register", "agent", a.ID, "sip_user", a.SIPUser)
+			}
+		}
+	}
+	return &passwords
 }
 
 // envInt reads a positive integer from the environment; unset is 0 (the
