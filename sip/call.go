@@ -363,6 +363,11 @@ wait:
 			break wait
 		}
 	}
+	// A late offer: the caller's answer came in its ACK, and goes in ours.
+	caller.mu.Lock()
+	answer, answerType := caller.ackedBody, caller.ackedType
+	caller.mu.Unlock()
+	agent.release(answer, answerType)
 	if by == nil && byGateway == "" {
 		select {
 		case by = <-c.hungUp:

@@ -34,13 +34,27 @@ type side struct {
 	cseq uint32
 	// ackFor is the ACK sent for the last 2xx to our INVITE, for
 	// retransmitted 2xx.
-	ackFor   *sip.Request
-	ackCSeq  uint32
-	acked    chan struct{} // closed when the peer acknowledged our 2xx (caller side)
-	ackOnce  sync.Once
-	ended    atomic.Bool
-	byeOnce  sync.Once
-	peerSide atomic.Pointer[side]
+	ackFor  *sip.Request
+	ackCSeq uint32
+	acked   chan struct{} // closed when the peer acknowledged our 2xx (caller side)
+	ackOnce sync.Once
+	// ackedBody is the body of the caller's ACK (caller side, under mu):
+	// the answer to a late offer.
+	ackedBody []byte
+	ackedType string
+	// offerless is set on a leg's side when our INVITE carried no offer,
+	// because the caller's had none (a late offer, RFC 3261 §13.2.1). The
+	// 2xx then carries the offer, and our ACK must carry the answer, which
+	// comes in the caller's ACK: ack holds it back (heldCSeq, under mu)
+	// until release gives the answer.
+	offerless bool
+	released  bool
+	heldCSeq  uint32
+	ackBody   []byte
+	ackType   string
+	ended     atomic.Bool
+	byeOnce   sync.Once
+	peerSide  atomic.Pointer[side]
 
 	// answer is the session the agent answered with (the body of its 2xx),
 	// relayed to the caller.
@@ -90,13 +104,24 @@ func (d *side) build(method sip.RequestMethod, cseq uint32) *sip.Request {
 }
 
 // ack acknowledges a 2xx to our INVITE in this dialog (RFC 3261 §13.2.2.4).
-// A retransmitted 2xx gets the same ACK again.
-func (d *side) ack(res *sip.Response) {
-	cseq := res.CSeq().SeqNo
+// A retransmitted 2xx gets the same ACK again. An offerless side holds the
+// ACK back until release.
+func (d *side) ack(res *sip.Response) { d.ackSeq(res.CSeq().SeqNo) }
+
+func (d *side) ackSeq(cseq uint32) {
 	d.mu.Lock()
+	if d.offerless && !d.released {
+		d.heldCSeq = cseq
+		d.mu.Unlock()
+		return
+	}
 	ack := d.ackFor
 	if ack == nil || d.ackCSeq != cseq {
 		ack = d.build(sip.ACK, cseq)
+		if len(d.ackBody) > 0 {
+			ack.AppendHeader(sip.NewHeader("Content-Type", d.ackType))
+			ack.SetBody(d.ackBody)
+		}
 		d.ackFor, d.ackCSeq = ack, cseq
 	}
 	d.mu.Unlock()
@@ -105,9 +130,29 @@ func (d *side) ack(res *sip.Response) {
 	}
 }
 
+// release sends the ACK an offerless side held back, with the answer to
+// its offer (none when the call ends before the caller answered: a BYE
+// follows). It does nothing on any other side, or a second time.
+func (d *side) release(answer []byte, ctype string) {
+	d.mu.Lock()
+	if !d.offerless || d.released {
+		d.mu.Unlock()
+		return
+	}
+	d.released = true
+	d.ackBody, d.ackType = answer, ctype
+	cseq := d.heldCSeq
+	d.mu.Unlock()
+	if cseq != 0 {
+		d.ackSeq(cseq)
+	}
+}
+
 // bye ends this dialog: it sends BYE and waits (a bounded while) for the
 // answer. Calling it again does nothing.
 func (d *side) bye(reason string) {
+	// A 2xx is acknowledged before the dialog is ended (§15).
+	d.release(nil, "")
 	d.byeOnce.Do(func() {
 		if !d.ended.CompareAndSwap(false, true) {
 			return
@@ -209,6 +254,11 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	d.ackOnce.Do(func() {
+		if body := req.Body(); len(body) > 0 {
+			d.mu.Lock()
+			d.ackedBody, d.ackedType = body, contentType(req)
+			d.mu.Unlock()
+		}
 		if d.acked != nil {
 			close(d.acked)
 		}

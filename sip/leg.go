@@ -34,7 +34,7 @@ func (c *call) newLeg(r reach) *leg {
 	t, ruri, to, dest, transport := r.target, r.ruri, r.to, r.dest, r.transport
 	mobile := t.Kind == channels.TargetMobile
 	d := &side{s: s, call: c, callID: sip.GenerateTagN(24) + "@" + s.host, localTag: sip.GenerateTagN(16),
-		remote: to, target: ruri, dest: dest, transport: transport, cseq: 1}
+		remote: to, target: ruri, dest: dest, transport: transport, cseq: 1, offerless: len(c.req.Body()) == 0}
 	who := c.who
 	user := firstNonEmpty(who.Number, who.Raw)
 	if user == "" || strings.ContainsAny(user, "@;<>\" ") {

@@ -1082,3 +1082,19 @@ escalation: [lead]`, 1)
 		t.Error("the password set by SIGHUP does not register")
 	}
 }
+
+// A late offer (an INVITE without SDP, as some carriers send): the agent's
+// phone offers in its 200, the caller gets that offer in our 200, and the
+// caller's answer, which comes in its ACK, reaches the agent in ours.
+func TestSIPLateOffer(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_late_offer.xml", port, 1)
+	caller := g.call(t, "caller", "caller_late_offer.xml", "-m", "1", "-d", "500")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	tk := g.waitEvent(t, "call_ended")
+	if _, ok := event(tk, "call_answered"); !ok {
+		t.Fatalf("no answered event: %+v", tk)
+	}
+}
