@@ -203,6 +203,7 @@ type sipOptions struct {
 	allow       string // the trunk's allow list
 	agents      string // extra agents YAML
 	shifts      string
+	strategy    string // sip.strategy; ring_all when empty
 }
 
 func startSIPGateway(t *testing.T, o sipOptions) *sipGateway {
@@ -214,12 +215,16 @@ func startSIPGateway(t *testing.T, o sipOptions) *sipGateway {
 	if o.allow == "" {
 		o.allow = "127.0.0.1/32"
 	}
+	if o.strategy == "" {
+		o.strategy = "ring_all"
+	}
 	dir := t.TempDir()
 	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
 	cfg := fmt.Sprintf(`desk:
   hotline: "4001160016"
   console_url: http://desk.example.com:8080
 sip:
+  strategy: %s
   ring_seconds: %d
   mobile_ring_seconds: %d
   trunks:
@@ -239,7 +244,7 @@ agents:
     email: lead@example.com
 %s
 escalation: [lead]
-%s`, o.ringSeconds, o.ringSeconds, g.trunkPort, o.allow, o.agents, o.shifts)
+%s`, o.strategy, o.ringSeconds, o.ringSeconds, g.trunkPort, o.allow, o.agents, o.shifts)
 	path := filepath.Join(dir, "hotline.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -1096,5 +1101,44 @@ func TestSIPLateOffer(t *testing.T) {
 	tk := g.waitEvent(t, "call_ended")
 	if _, ok := event(tk, "call_answered"); !ok {
 		t.Fatalf("no answered event: %+v", tk)
+	}
+}
+
+// Hunt: the agents on duty ring one after another, each for ring_seconds;
+// the first who does not answer gets CANCEL when the next one rings.
+func TestSIPHuntRingsAgentsInTurn(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{strategy: "hunt", ringSeconds: 2, agents: `  - id: wang
+    name: 王工
+    sip_user: wang
+    sip_password: wang-secret
+`})
+	p1 := g.register(t, "zhang", "zhang-secret")
+	p2 := g.register(t, "wang", "wang-secret")
+	first := g.phone(t, "zhang", "ring_noanswer.xml", p1, 1)
+	second := g.phone(t, "wang", "agent_answer.xml", p2, 1)
+	caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "500")
+	caller.wait(t, 20*time.Second)
+	first.wait(t, 20*time.Second) // completes only if it got its CANCEL
+	second.wait(t, 20*time.Second)
+
+	i1, i2 := invites(first.received(t)), invites(second.received(t))
+	if len(i1) != 1 || len(i2) != 1 {
+		t.Fatalf("INVITEs: zhang %d, wang %d", len(i1), len(i2))
+	}
+	if d := i2[0].At.Sub(i1[0].At); d < 2*time.Second-100*time.Millisecond || d > 3*time.Second {
+		t.Errorf("wang rang %v after zhang, want ring_seconds (2 s)", d)
+	}
+	tk := g.waitEvent(t, "call_ended")
+	if a, _ := event(tk, "call_answered"); a["agent"] != "wang" || a["target"] != "softphone" {
+		t.Fatalf("answered event: %v", a)
+	}
+	var rang []string
+	for _, e := range tk.Events {
+		if e.Type == "call_ringing" {
+			rang = append(rang, string(e.Data))
+		}
+	}
+	if len(rang) != 2 || !strings.Contains(rang[0], "zhang") || !strings.Contains(rang[1], "wang") {
+		t.Errorf("ringing events %q, want zhang's then wang's", rang)
 	}
 }
