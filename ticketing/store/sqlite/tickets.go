@@ -17,14 +17,15 @@ const ticketColumns = `id, number, channel, kind, priority, status, tier, subjec
 	response_due, resolve_due, version,
 	responded_at, confirmed_at, sla_paused_since, sla_paused_us, sla_flags, escalations, reopens, reassigns`
 
+// errRecorded ends a write whose contact is recorded already: its
+// savepoint is rolled back, and the caller answers with the recorded one.
+// Inserting the contact first and looking it up only on a conflict spares
+// the single writer a query on every contact.
+var errRecorded = errors.New("contact recorded already")
+
 func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var seen bool
-		var err error
-		if res, seen, err = recorded(ctx, tx, p.Contact); seen || err != nil {
-			return err
-		}
 		var seq int64
 		day := p.Day.Format("20060102")
 		if err := tx.QueryRowContext(ctx, `INSERT INTO ticket_counters (prefix, day, last) VALUES (?, ?, 1)
@@ -56,17 +57,12 @@ func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParam
 		res = ticketing.IntakeResult{TicketID: id, Number: number}
 		return nil
 	})
-	return res, err
+	return s.orRecorded(ctx, p.Contact, res, err)
 }
 
 func (s *Store) TicketAppend(ctx context.Context, p *ticketing.TicketAppendParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var seen bool
-		var err error
-		if res, seen, err = recorded(ctx, tx, p.Contact); seen || err != nil {
-			return err
-		}
 		var number string
 		if err := tx.QueryRowContext(ctx, `UPDATE tickets SET updated_at = max(updated_at, ?) WHERE id = ? RETURNING number`,
 			micros(p.At), p.TicketID).Scan(&number); err != nil {
@@ -78,6 +74,16 @@ func (s *Store) TicketAppend(ctx context.Context, p *ticketing.TicketAppendParam
 		res = ticketing.IntakeResult{TicketID: p.TicketID, Number: number}
 		return nil
 	})
+	return s.orRecorded(ctx, p.Contact, res, err)
+}
+
+// orRecorded answers a write that found its contact recorded with where it
+// was recorded. The write returns after its batch committed, so the
+// recorded contact is there to read, even one of the same batch.
+func (s *Store) orRecorded(ctx context.Context, key *ticketing.ContactKey, res ticketing.IntakeResult, err error) (ticketing.IntakeResult, error) {
+	if errors.Is(err, errRecorded) {
+		return contactGet(ctx, s.r, *key)
+	}
 	return res, err
 }
 
@@ -86,9 +92,17 @@ func addToTicket(ctx context.Context, tx *sql.Tx, id int64, contact *ticketing.C
 	files []ticketing.AttachmentInput, keys, participants []string, jobs []ticketing.JobSpec, at time.Time) error {
 	now := at.UnixMicro()
 	if contact != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, external_id, ticket_id, created_at) VALUES (?, ?, ?, ?)`,
-			contact.Channel, contact.ExternalID, id, now); err != nil {
+		r, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, external_id, ticket_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, contact.Channel, contact.ExternalID, id, now)
+		if err != nil {
 			return fmt.Errorf("record contact: %w", err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("record contact: %w", err)
+		}
+		if n == 0 {
+			return errRecorded
 		}
 	}
 	if err := insertEvents(ctx, tx, id, events); err != nil {
@@ -121,29 +135,29 @@ func addToTicket(ctx context.Context, tx *sql.Tx, id int64, contact *ticketing.C
 }
 
 func insertEvents(ctx context.Context, tx *sql.Tx, id int64, events []ticketing.Event) error {
-	for _, e := range events {
-		var data any
-		if len(e.Data) > 0 {
-			data = string(e.Data)
+	// A few rows a statement: statements, not rows, are what the single
+	// writer spends its time on. Chunks keep the statement texts (each
+	// prepared and cached) to a few.
+	const chunk = 8
+	for len(events) > 0 {
+		n := min(len(events), chunk)
+		q := strings.Builder{}
+		q.WriteString(`INSERT INTO events (ticket_id, at, type, actor, data) VALUES (?, ?, ?, ?, ?)`)
+		q.WriteString(strings.Repeat(", (?, ?, ?, ?, ?)", n-1))
+		args := make([]any, 0, 5*n)
+		for _, e := range events[:n] {
+			var data any
+			if len(e.Data) > 0 {
+				data = string(e.Data)
+			}
+			args = append(args, id, micros(e.At), e.Type, e.Actor, data)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (ticket_id, at, type, actor, data) VALUES (?, ?, ?, ?, ?)`,
-			id, micros(e.At), e.Type, e.Actor, data); err != nil {
-			return fmt.Errorf("insert event: %w", err)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("insert events: %w", err)
 		}
+		events = events[n:]
 	}
 	return nil
-}
-
-// recorded finds whether a contact was recorded already, and where.
-func recorded(ctx context.Context, tx *sql.Tx, key *ticketing.ContactKey) (ticketing.IntakeResult, bool, error) {
-	if key == nil {
-		return ticketing.IntakeResult{}, false, nil
-	}
-	r, err := contactGet(ctx, tx, *key)
-	if errors.Is(err, ticketing.ErrNotFound) {
-		return ticketing.IntakeResult{}, false, nil
-	}
-	return r, err == nil, err
 }
 
 func contactGet(ctx context.Context, q querier, key ticketing.ContactKey) (ticketing.IntakeResult, error) {
