@@ -148,8 +148,10 @@ func (d *side) release(answer []byte, ctype string) {
 	}
 }
 
-// bye ends this dialog: it sends BYE and waits (a bounded while) for the
-// answer. Calling it again does nothing.
+// bye ends this dialog: it sends BYE and returns; the answer is awaited
+// (a bounded while) in the background, among the server's legs, so that a
+// peer that never answers holds neither the call nor its place among the
+// calls in progress. Calling it again does nothing.
 func (d *side) bye(reason string) {
 	// A 2xx is acknowledged before the dialog is ended (§15).
 	d.release(nil, "")
@@ -162,14 +164,19 @@ func (d *side) bye(reason string) {
 			req.AppendHeader(sip.NewHeader("Reason", reason))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Duration(64)*sip.T1)
-		defer cancel()
 		tx, err := d.s.send(ctx, req)
 		if err != nil {
+			cancel()
 			d.s.log.Debug("sip: BYE not sent", "call_id", d.callID, "err", err)
 			return
 		}
-		defer tx.Terminate()
-		awaitFinal(ctx, tx)
+		d.s.legs.Add(1)
+		go func() {
+			defer d.s.legs.Done()
+			defer cancel()
+			defer tx.Terminate()
+			awaitFinal(ctx, tx)
+		}()
 	})
 }
 

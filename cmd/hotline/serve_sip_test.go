@@ -1145,3 +1145,24 @@ func TestSIPHuntRingsAgentsInTurn(t *testing.T) {
 		t.Errorf("ringing events %q, want zhang's then wang's", rang)
 	}
 }
+
+// The caller hangs up and the agent's phone has dropped off the network:
+// the call is over at once, though our BYE to the phone waits out its
+// transaction in the background. It held the call among the calls in
+// progress (and its place under max_calls) for 32 s.
+func TestSIPCallEndsThoughAgentNeverAnswersBye(t *testing.T) {
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", "agent_gone.xml", port, 1)
+	caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "500")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	g.waitEvent(t, "call_ended")
+	deadline := time.Now().Add(2 * time.Second)
+	for g.metric(t, "hotline_sip_calls_active") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call is still in progress 2 s after the caller hung up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
