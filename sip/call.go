@@ -85,7 +85,7 @@ func (c *call) hold(d *side) *atomic.Pointer[side] {
 	return ref
 }
 
-func (c *call) release() {
+func (c *call) dropHeld() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ref := range c.held {
@@ -100,7 +100,7 @@ func (c *call) run() {
 	s.mon.CallOffered()
 	defer s.mon.CallEnded()
 	defer c.cancel(nil)
-	defer c.release()
+	defer c.dropHeld()
 	setupDone := false
 	defer func() {
 		if !setupDone {

@@ -18,7 +18,7 @@ func TestHeldSideDoesNotKeepTheCall(t *testing.T) {
 		t.Fatal("hold does not reference the side while the call lasts")
 	}
 	alive := weak.Make(c)
-	c.release()
+	c.dropHeld()
 	if ref.Load() != nil {
 		t.Fatal("the reference still points at the side after the call ended")
 	}
