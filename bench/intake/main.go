@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -69,8 +70,10 @@ func main() {
 		if !want["sqlite"] {
 			break
 		}
+		settle("")
 		intake, p50, p99, err := runSQLiteIntake(n, *duration)
 		must(err)
+		settle("")
 		raw, err := runSQLiteRaw(n, *duration)
 		must(err)
 		fmt.Fprintf(tw, "sqlite\t%d\t%.0f\t%.0f\t%.2f\t%v\t%v\t\n", n, intake, raw, intake/raw, p50, p99)
@@ -78,14 +81,31 @@ func main() {
 	}
 	if *pgURL != "" && want["postgres"] {
 		for _, n := range levels {
+			settle(*pgURL)
 			intake, p50, p99, err := runPostgresIntake(*pgURL, n, *duration)
 			must(err)
+			settle(*pgURL)
 			raw, err := runPgbench(*pgURL, n, *duration)
 			must(err)
 			fmt.Fprintf(tw, "postgres\t%d\t%.0f\t%.0f\t%.2f\t%v\t%v\t\n", n, intake, raw, intake/raw, p50, p99)
 			tw.Flush()
 		}
 	}
+}
+
+// settle starts each measurement from the same state: the page cache
+// written back (the SQLite runs leave hundreds of MB dirty, which slowed
+// the fsyncs of whatever ran next), and PostgreSQL just checkpointed.
+func settle(pgURL string) {
+	syscall.Sync()
+	if pgURL != "" {
+		conn, err := pgx.Connect(context.Background(), pgURL)
+		must(err)
+		_, err = conn.Exec(context.Background(), "CHECKPOINT")
+		conn.Close(context.Background())
+		must(err)
+	}
+	time.Sleep(500 * time.Millisecond)
 }
 
 func envOr(k, def string) string {
