@@ -253,6 +253,20 @@ escalation: [lead]
 	return g
 }
 
+// answeredCall makes one call of 500 ms from the carrier (scenario
+// callerSF) to zhang's registered softphone (agentSF), and returns the
+// gateway, the phone's sipp and the ticket once the call has ended.
+func answeredCall(t *testing.T, agentSF, callerSF string) (*sipGateway, *sipp, ticketJSON) {
+	t.Helper()
+	g := startSIPGateway(t, sipOptions{})
+	port := g.register(t, "zhang", "zhang-secret")
+	agent := g.phone(t, "agent", agentSF, port, 1)
+	caller := g.call(t, "caller", callerSF, "-m", "1", "-d", "500")
+	caller.wait(t, 20*time.Second)
+	agent.wait(t, 20*time.Second)
+	return g, agent, g.waitEvent(t, "call_ended")
+}
+
 func (g *sipGateway) sipAddr() string { return "127.0.0.1:" + strconv.Itoa(g.sipPort) }
 
 // register registers user from a free port with its password, as a
@@ -353,14 +367,7 @@ func (g *sipGateway) metric(t *testing.T, name string) float64 {
 // A call from "张三" rings the registered agent, whose phone sees the
 // ticket number, and the ticket has the caller's data and the answer.
 func TestSIPCallAnsweredBySoftphone(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{})
-	port := g.register(t, "zhang", "zhang-secret")
-	agent := g.phone(t, "agent", "agent_answer.xml", port, 1)
-	caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "500")
-	caller.wait(t, 20*time.Second)
-	agent.wait(t, 20*time.Second)
-
-	tk := g.waitEvent(t, "call_ended")
+	g, agent, tk := answeredCall(t, "agent_answer.xml", "caller.xml")
 	if tk.Channel != "phone" || tk.Caller.Phone != "+8613800138000" || tk.Caller.Name != "张三" {
 		t.Fatalf("ticket: %+v", tk)
 	}
@@ -393,13 +400,7 @@ func TestSIPCallAnsweredBySoftphone(t *testing.T) {
 // provisional response after the final one is borne; a 200 sent again
 // after the ACK is acknowledged again.
 func TestSIPLargeInviteLate180ReACK(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{})
-	port := g.register(t, "zhang", "zhang-secret")
-	agent := g.phone(t, "agent", "agent_quirks.xml", port, 1)
-	caller := g.call(t, "caller", "caller_big.xml", "-m", "1", "-d", "500")
-	caller.wait(t, 20*time.Second)
-	agent.wait(t, 20*time.Second)
-	tk := g.waitEvent(t, "call_ended")
+	_, _, tk := answeredCall(t, "agent_quirks.xml", "caller_big.xml")
 	if e, _ := event(tk, "call_ended"); e["hung_up_by"] != "caller" {
 		t.Fatalf("ended event: %v", e)
 	}
@@ -1095,13 +1096,7 @@ escalation: [lead]`, 1)
 // phone offers in its 200, the caller gets that offer in our 200, and the
 // caller's answer, which comes in its ACK, reaches the agent in ours.
 func TestSIPLateOffer(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{})
-	port := g.register(t, "zhang", "zhang-secret")
-	agent := g.phone(t, "agent", "agent_late_offer.xml", port, 1)
-	caller := g.call(t, "caller", "caller_late_offer.xml", "-m", "1", "-d", "500")
-	caller.wait(t, 20*time.Second)
-	agent.wait(t, 20*time.Second)
-	tk := g.waitEvent(t, "call_ended")
+	_, _, tk := answeredCall(t, "agent_late_offer.xml", "caller_late_offer.xml")
 	if _, ok := event(tk, "call_answered"); !ok {
 		t.Fatalf("no answered event: %+v", tk)
 	}
@@ -1151,13 +1146,7 @@ func TestSIPHuntRingsAgentsInTurn(t *testing.T) {
 // transaction in the background. It held the call among the calls in
 // progress (and its place under max_calls) for 32 s.
 func TestSIPCallEndsThoughAgentNeverAnswersBye(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{})
-	port := g.register(t, "zhang", "zhang-secret")
-	agent := g.phone(t, "agent", "agent_gone.xml", port, 1)
-	caller := g.call(t, "caller", "caller.xml", "-m", "1", "-d", "500")
-	caller.wait(t, 20*time.Second)
-	agent.wait(t, 20*time.Second)
-	g.waitEvent(t, "call_ended")
+	g, _, _ := answeredCall(t, "agent_gone.xml", "caller.xml")
 	deadline := time.Now().Add(2 * time.Second)
 	for g.metric(t, "hotline_sip_calls_active") != 0 {
 		if time.Now().After(deadline) {
