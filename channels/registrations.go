@@ -18,7 +18,7 @@ type RegistrationStore interface {
 	SIPBindingSave(ctx context.Context, p *ticketing.SIPBindingSaveParams) ([]ticketing.SIPBinding, error)
 	SIPBindingList(ctx context.Context, now time.Time) ([]ticketing.SIPBinding, error)
 	SIPAuthFailure(ctx context.Context, p ticketing.SIPAuthFailureParams) (time.Time, error)
-	SIPAuthReset(ctx context.Context, source string) error
+	SIPAuthReset(ctx context.Context, source string, now time.Time) error
 	SIPLockoutList(ctx context.Context, now time.Time) ([]ticketing.SIPLockout, error)
 }
 
@@ -222,7 +222,7 @@ func (r *Registrations) AuthSucceeded(ctx context.Context, source string) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.deadline)
 	defer cancel()
-	if err := r.store.SIPAuthReset(ctx, source); err != nil {
+	if err := r.store.SIPAuthReset(ctx, source, r.now()); err != nil {
 		r.log.Warn("sip: auth failures not reset: store failed", "source", source, "err", err)
 	}
 }

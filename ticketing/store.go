@@ -102,8 +102,9 @@ type Store interface {
 	// SIPAuthFailure counts a failed authentication and returns when the
 	// source is locked out until (zero if it is not).
 	SIPAuthFailure(ctx context.Context, p SIPAuthFailureParams) (time.Time, error)
-	// SIPAuthReset forgets the failures of a source that authenticated.
-	SIPAuthReset(ctx context.Context, source string) error
+	// SIPAuthReset forgets the failures of a source that authenticated at
+	// now, unless it is locked out at now.
+	SIPAuthReset(ctx context.Context, source string, now time.Time) error
 	// SIPLockoutList returns the sources locked out at now.
 	SIPLockoutList(ctx context.Context, now time.Time) ([]SIPLockout, error)
 }

@@ -96,8 +96,8 @@ func (s *Store) SIPAuthFailure(ctx context.Context, p ticketing.SIPAuthFailurePa
 	return locked.Time.UTC(), nil
 }
 
-func (s *Store) SIPAuthReset(ctx context.Context, source string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM sip_auth_failures WHERE source = $1 AND (locked_until IS NULL OR locked_until <= now())`, source); err != nil {
+func (s *Store) SIPAuthReset(ctx context.Context, source string, now time.Time) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sip_auth_failures WHERE source = $1 AND (locked_until IS NULL OR locked_until <= $2)`, source, now); err != nil {
 		return fmt.Errorf("reset auth failures: %w", err)
 	}
 	return nil

@@ -106,10 +106,10 @@ func (s *Store) SIPAuthFailure(ctx context.Context, p ticketing.SIPAuthFailurePa
 	return fromMicros(locked.Int64), nil
 }
 
-func (s *Store) SIPAuthReset(ctx context.Context, source string) error {
+func (s *Store) SIPAuthReset(ctx context.Context, source string, now time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sip_auth_failures WHERE source = ? AND (locked_until IS NULL OR locked_until <= ?)`,
-			source, micros(time.Now()))
+			source, micros(now))
 		if err != nil {
 			return fmt.Errorf("reset auth failures: %w", err)
 		}

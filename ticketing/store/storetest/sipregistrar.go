@@ -129,7 +129,7 @@ func testSIPLockout(t *testing.T, s ticketing.Store) {
 		t.Fatalf("lockouts: %+v", ls)
 	}
 	// A reset does not lift an active lock-out.
-	if err := s.SIPAuthReset(ctx(t), "192.0.2.66"); err != nil {
+	if err := s.SIPAuthReset(ctx(t), "192.0.2.66", now.Add(4*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if ls, _ := s.SIPLockoutList(ctx(t), now.Add(time.Minute)); len(ls) != 1 {
@@ -137,6 +137,13 @@ func testSIPLockout(t *testing.T, s ticketing.Store) {
 	}
 	if ls, _ := s.SIPLockoutList(ctx(t), u.Add(time.Second)); len(ls) != 0 {
 		t.Fatalf("lock-out did not end: %+v", ls)
+	}
+	// Once it has ended, a reset forgets it: the next failure counts from one.
+	if err := s.SIPAuthReset(ctx(t), "192.0.2.66", u.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if u2 := fail("192.0.2.66", u.Add(2*time.Second)); !u2.IsZero() {
+		t.Fatalf("one failure after the reset locked until %v", u2)
 	}
 
 	// Failures spread wider than the window never lock.
@@ -147,7 +154,7 @@ func testSIPLockout(t *testing.T, s ticketing.Store) {
 	}
 	// The window starts again after a reset.
 	fail("192.0.2.67", now.Add(2*time.Second))
-	if err := s.SIPAuthReset(ctx(t), "192.0.2.67"); err != nil {
+	if err := s.SIPAuthReset(ctx(t), "192.0.2.67", now.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if u := fail("192.0.2.67", now.Add(3*time.Second)); !u.IsZero() {
