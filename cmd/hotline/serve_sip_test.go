@@ -198,6 +198,13 @@ type sipGateway struct {
 	dir                string
 }
 
+// wangAgent is a second agent on duty with a softphone, for sipOptions.agents.
+const wangAgent = `  - id: wang
+    name: 王工
+    sip_user: wang
+    sip_password: wang-secret
+`
+
 type sipOptions struct {
 	ringSeconds int
 	allow       string // the trunk's allow list
@@ -560,11 +567,7 @@ func TestSIPEscalationThenMissed(t *testing.T) {
 // The caller hangs up while two softphones ring: CANCEL reaches every fork
 // and the ticket says abandoned, with the wait time.
 func TestSIPCallerHangsUpWhileRinging(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{ringSeconds: 10, agents: `  - id: wang
-    name: 王工
-    sip_user: wang
-    sip_password: wang-secret
-`})
+	g := startSIPGateway(t, sipOptions{ringSeconds: 10, agents: wangAgent})
 	p1 := g.register(t, "zhang", "zhang-secret")
 	p2 := g.register(t, "wang", "wang-secret")
 	a1 := g.phone(t, "zhang", "ring_noanswer.xml", p1, 1)
@@ -605,11 +608,7 @@ func TestSIPInviteFromStrangerRefused(t *testing.T) {
 // trunk: the INVITE is challenged (407) and admitted with the agent's
 // credentials; the same address without a registration gets 403.
 func TestSIPAgentCallsInWithCredentials(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{agents: `  - id: wang
-    name: 王工
-    sip_user: wang
-    sip_password: wang-secret
-`})
+	g := startSIPGateway(t, sipOptions{agents: wangAgent})
 	port := g.register(t, "zhang", "zhang-secret")
 	agent := g.phone(t, "agent", "agent_answer.xml", port, 1)
 	// wang's softphone registers from 127.0.0.3, which is no trunk.
@@ -1105,11 +1104,7 @@ func TestSIPLateOffer(t *testing.T) {
 // Hunt: the agents on duty ring one after another, each for ring_seconds;
 // the first who does not answer gets CANCEL when the next one rings.
 func TestSIPHuntRingsAgentsInTurn(t *testing.T) {
-	g := startSIPGateway(t, sipOptions{strategy: "hunt", ringSeconds: 2, agents: `  - id: wang
-    name: 王工
-    sip_user: wang
-    sip_password: wang-secret
-`})
+	g := startSIPGateway(t, sipOptions{strategy: "hunt", ringSeconds: 2, agents: wangAgent})
 	p1 := g.register(t, "zhang", "zhang-secret")
 	p2 := g.register(t, "wang", "wang-secret")
 	first := g.phone(t, "zhang", "ring_noanswer.xml", p1, 1)
