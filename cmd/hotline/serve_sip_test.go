@@ -287,6 +287,16 @@ func (g *sipGateway) register(t *testing.T, user, password string) int {
 	return port
 }
 
+// tryRegister registers user once from ip (lock-outs count per address),
+// as a softphone does, and reports whether the registrar took it.
+func (g *sipGateway) tryRegister(t *testing.T, name, user, password, ip string) bool {
+	t.Helper()
+	r := startSipp(t, g.dir, name, scenario(t, "register.xml"), "-s", user, "-au", user, "-ap", password,
+		"-i", ip, "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+	<-r.done
+	return r.err == nil
+}
+
 // phone runs a UAS scenario on port (a softphone, or the carrier's mobile
 // network on the trunk port).
 func (g *sipGateway) phone(t *testing.T, name, sf string, port, calls int) *sipp {
@@ -655,10 +665,7 @@ func TestSIPWrongPasswordsLockOut(t *testing.T) {
 		t.Fatalf("no 403 for the locked-out address:\n%s", b)
 	}
 	// The right password from the same address is refused too.
-	r := startSipp(t, g.dir, "locked", scenario(t, "register.xml"), "-s", "zhang", "-au", "zhang", "-ap", "zhang-secret",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
-	<-r.done
-	if r.err == nil {
+	if g.tryRegister(t, "locked", "zhang", "zhang-secret", "127.0.0.1") {
 		t.Fatal("a locked-out address registered")
 	}
 	if n := g.metric(t, "hotline_sip_lockouts_total"); n != 1 {
@@ -668,10 +675,9 @@ func TestSIPWrongPasswordsLockOut(t *testing.T) {
 		t.Errorf("auth failures metric %v, want 5", n)
 	}
 	// Another address is not locked.
-	port := freeSIPPort(t)
-	ok := startSipp(t, g.dir, "other", scenario(t, "register.xml"), "-s", "zhang", "-au", "zhang", "-ap", "zhang-secret",
-		"-i", "127.0.0.3", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "10", g.sipAddr())
-	ok.wait(t, 15*time.Second)
+	if !g.tryRegister(t, "other", "zhang", "zhang-secret", "127.0.0.3") {
+		t.Fatal("an address that never failed cannot register")
+	}
 	if n := g.metric(t, "hotline_sip_registrations"); n != 1 {
 		t.Errorf("registrations metric %v, want 1", n)
 	}
@@ -1045,15 +1051,7 @@ var _ = context.Background
 // registrar answers with the reloaded config, without a restart.
 func TestSIPReloadTakesNewAgentAndPassword(t *testing.T) {
 	g := startSIPGateway(t, sipOptions{})
-	// register tries once from its own address (lock-outs count per
-	// address) and reports whether the registrar took it.
-	register := func(name, user, password, ip string) bool {
-		r := startSipp(t, g.dir, name, scenario(t, "register.xml"), "-s", user, "-au", user, "-ap", password,
-			"-i", ip, "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
-		<-r.done
-		return r.err == nil
-	}
-	if register("chen-before", "chen", "chen-secret", "127.0.0.4") {
+	if g.tryRegister(t, "chen-before", "chen", "chen-secret", "127.0.0.4") {
 		t.Fatal("an agent not in the config registered")
 	}
 	path := filepath.Join(g.dir, "hotline.yaml")
@@ -1078,15 +1076,15 @@ escalation: [lead]`, 1)
 	took := false
 	for i := 5; i < 10 && !took; i++ {
 		time.Sleep(300 * time.Millisecond)
-		took = register(fmt.Sprintf("chen-after-%d", i), "chen", "chen-secret", fmt.Sprintf("127.0.0.%d", i))
+		took = g.tryRegister(t, fmt.Sprintf("chen-after-%d", i), "chen", "chen-secret", fmt.Sprintf("127.0.0.%d", i))
 	}
 	if !took {
 		t.Fatal("the agent added by SIGHUP cannot register")
 	}
-	if register("zhang-old", "zhang", "zhang-secret", "127.0.0.20") {
+	if g.tryRegister(t, "zhang-old", "zhang", "zhang-secret", "127.0.0.20") {
 		t.Error("the password replaced by SIGHUP still registers")
 	}
-	if !register("zhang-new", "zhang", "zhang-new", "127.0.0.21") {
+	if !g.tryRegister(t, "zhang-new", "zhang", "zhang-new", "127.0.0.21") {
 		t.Error("the password set by SIGHUP does not register")
 	}
 }
