@@ -1,11 +1,14 @@
 // Package sqlite is the embedded store driver: one SQLite file (pure Go,
-// modernc.org/sqlite) in WAL mode with synchronous=FULL, so a commit is on
-// disk before it is reported.
+// modernc.org/sqlite) in WAL mode, where a write is reported only once its
+// commit is on disk.
 //
 // SQLite has one writer at a time. All writes go through one goroutine that
-// takes every pending write, runs each in its own savepoint of one
-// transaction, and commits them together: concurrent submissions share one
-// fsync (group commit) and each still learns its own outcome.
+// runs each pending write in its own savepoint of one transaction and
+// commits them together (group commit), so that each still learns its own
+// outcome. The commit itself writes the WAL without an fsync
+// (synchronous=NORMAL); a second goroutine fsyncs the WAL and only then
+// answers the writes, while the first already gathers the next
+// transaction. The disk flush of one group overlaps the work of the next.
 package sqlite
 
 import (
@@ -32,7 +35,8 @@ var migrations embed.FS
 // latency stays small under any load.
 const maxBatch = 256
 
-// Pragmas are set on every connection. busy_timeout covers another process
+// Pragmas are set on every connection; the store's own writing connection
+// has synchronous(NORMAL) instead (writerDSN). busy_timeout covers another process
 // (a `hotline fax ingest --data` beside `serve`) holding the write lock.
 // temp_store keeps the savepoint journals of the group commit in memory:
 // in a file, they were half of all the writes the store made.
@@ -45,9 +49,23 @@ var Pragmas = []string{
 }
 
 // DSN is the database/sql data source for a file with Pragmas.
-func DSN(path string) string {
+func DSN(path string) string { return dsn(path, Pragmas) }
+
+// writerDSN is the store's own writing connection: it commits without an
+// fsync, and the syncer makes each commit durable before it is reported.
+func writerDSN(path string) string {
+	ps := append([]string(nil), Pragmas...)
+	for i, p := range ps {
+		if p == "synchronous(FULL)" {
+			ps[i] = "synchronous(NORMAL)"
+		}
+	}
+	return dsn(path, ps)
+}
+
+func dsn(path string, pragmas []string) string {
 	q := url.Values{}
-	for _, p := range Pragmas {
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -58,6 +76,13 @@ func DSN(path string) string {
 type Store struct {
 	w, r *sql.DB
 	log  *slog.Logger
+	wal  *walFile
+	// synced carries each committed transaction's writes from the writer
+	// to the syncer, which answers them once they are on disk and then
+	// tells the writer on syncFree.
+	synced     chan []*write
+	syncFree   chan struct{}
+	syncerDone chan struct{}
 
 	writes    chan *write
 	stop      chan struct{}
@@ -71,6 +96,7 @@ type write struct {
 	ctx  context.Context
 	fn   func(tx *sql.Tx) error
 	done chan error
+	err  error
 }
 
 // Open opens (creating it if needed) the database file at path. Call Migrate
@@ -80,7 +106,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	// Connections keep their prepared statements (stmtcache.go).
-	w := sql.OpenDB(newCachingConnector(DSN(path), true))
+	w := sql.OpenDB(newCachingConnector(writerDSN(path), true))
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -89,18 +115,29 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxIdleTime(0)
-	if err := w.Ping(); err != nil {
+	// The writer commits without an fsync and relies on the WAL: a file
+	// system without WAL support would leave SQLite in another journal
+	// mode, where that commit is not made durable by syncing the WAL.
+	var mode string
+	if err := w.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		w.Close()
 		r.Close()
+		if err == nil {
+			err = fmt.Errorf("journal mode is %q, not wal", mode)
+		}
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	s := &Store{
-		w: w, r: r, log: log,
-		writes:  make(chan *write, maxBatch),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		w: w, r: r, log: log, wal: &walFile{path: path + "-wal"},
+		writes:     make(chan *write, maxBatch),
+		synced:     make(chan []*write, 1),
+		syncFree:   make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+		syncerDone: make(chan struct{}),
 	}
 	go s.writer()
+	go s.syncer()
 	return s, nil
 }
 
@@ -111,7 +148,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.stopped
-		err = errors.Join(s.w.Close(), s.r.Close())
+		<-s.syncerDone
+		err = errors.Join(s.w.Close(), s.r.Close(), s.wal.Close())
 	})
 	return err
 }
@@ -158,8 +196,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // write runs fn in the shared write transaction and returns once that
-// transaction is committed (or fn failed and was rolled back to its
-// savepoint).
+// transaction is committed and on disk (or fn failed and was rolled back
+// to its savepoint).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -174,9 +212,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	select {
 	case err := <-w.done:
 		return err
-	case <-s.stopped:
-		// The writer stopped after answering what it had taken; a write
-		// queued after that was never run.
+	case <-s.syncerDone:
+		// The writer and the syncer stopped after answering what the
+		// writer had taken; a write queued after that was never run.
 		select {
 		case err := <-w.done:
 			return err
@@ -186,73 +224,147 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
+// writer runs every write, one at a time, in the open transaction, and
+// commits that transaction when the syncer is free: while one commit is
+// being flushed to disk, the next transaction gathers the writes that
+// arrive meanwhile. Each write runs in its own savepoint, so that one
+// failing write does not undo the others.
 func (s *Store) writer() {
 	defer close(s.stopped)
-	batch := make([]*write, 0, maxBatch)
+	defer close(s.synced)
+	var cur *batchTx
+	syncing := false
 	for {
-		batch = batch[:0]
+		if cur != nil && !syncing {
+			s.drain(cur)
+			s.commit(cur)
+			cur, syncing = nil, true
+			continue
+		}
+		in := s.writes
+		if cur != nil && len(cur.writes) >= maxBatch {
+			in = nil // full: wait for the syncer
+		}
 		select {
-		case w := <-s.writes:
-			batch = append(batch, w)
+		case w := <-in:
+			if cur == nil {
+				cur = s.begin()
+			}
+			cur.run(w)
+		case <-s.syncFree:
+			syncing = false
 		case <-s.stop:
-			// Answer whatever is still queued, then stop.
+			// Commit what is open and answer whatever is still queued,
+			// then stop.
+			if syncing {
+				<-s.syncFree
+			}
 			for {
+				if cur != nil {
+					s.drain(cur)
+					s.commit(cur)
+					<-s.syncFree
+				}
 				select {
 				case w := <-s.writes:
-					s.commit([]*write{w})
+					cur = s.begin()
+					cur.run(w)
 				default:
 					return
 				}
 			}
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-s.writes:
-				batch = append(batch, w)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
 	}
 }
 
-func (s *Store) commit(batch []*write) {
-	errs := make([]error, len(batch))
-	err := func() error {
-		tx, err := s.w.BeginTx(context.Background(), nil)
-		if err != nil {
-			return err
+// batchTx is the open write transaction and the writes run in it.
+type batchTx struct {
+	tx     *sql.Tx
+	err    error // set when the transaction itself failed
+	writes []*write
+}
+
+func (s *Store) begin() *batchTx {
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	return &batchTx{tx: tx, err: err}
+}
+
+// drain runs the writes already queued, so that they share this commit.
+func (s *Store) drain(b *batchTx) {
+	for len(b.writes) < maxBatch {
+		select {
+		case w := <-s.writes:
+			b.run(w)
+		default:
+			return
 		}
-		for i, w := range batch {
-			if err := w.ctx.Err(); err != nil {
-				errs[i] = err
-				continue
-			}
-			if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-				tx.Rollback()
-				return err
-			}
-			if err := w.fn(tx); err != nil {
-				errs[i] = err
-				if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
-					tx.Rollback()
-					return err
-				}
-			}
-			if _, err := tx.Exec("RELEASE w"); err != nil {
-				tx.Rollback()
-				return err
+	}
+}
+
+func (b *batchTx) run(w *write) {
+	b.writes = append(b.writes, w)
+	if b.err != nil {
+		return
+	}
+	if err := w.ctx.Err(); err != nil {
+		w.err = err
+		return
+	}
+	if _, err := b.tx.Exec("SAVEPOINT w"); err != nil {
+		b.fail(err)
+		return
+	}
+	if err := w.fn(b.tx); err != nil {
+		w.err = err
+		if _, err := b.tx.Exec("ROLLBACK TO w"); err != nil {
+			b.fail(err)
+			return
+		}
+	}
+	if _, err := b.tx.Exec("RELEASE w"); err != nil {
+		b.fail(err)
+	}
+}
+
+func (b *batchTx) fail(err error) {
+	b.err = err
+	b.tx.Rollback()
+}
+
+// commit commits b and hands its writes to the syncer, which answers them.
+func (s *Store) commit(b *batchTx) {
+	if b.err == nil {
+		if err := b.tx.Commit(); err != nil {
+			b.err = err
+		}
+	}
+	if b.err != nil {
+		for _, w := range b.writes {
+			if w.err == nil {
+				w.err = fmt.Errorf("sqlite commit: %w", b.err)
 			}
 		}
-		return tx.Commit()
-	}()
-	for i, w := range batch {
-		if err != nil && errs[i] == nil {
-			errs[i] = fmt.Errorf("sqlite commit: %w", err)
+	}
+	s.synced <- b.writes
+}
+
+// syncer answers committed writes once the WAL holding them is on disk.
+// The writer commits with synchronous=NORMAL, which writes a commit's
+// frames without an fsync; the fsync is here, beside the writer, so that
+// the disk flush of one transaction overlaps the work of the next. SQLite
+// itself still syncs the WAL before each checkpoint and the database after
+// it.
+func (s *Store) syncer() {
+	defer close(s.syncerDone)
+	for writes := range s.synced {
+		err := s.wal.sync()
+		for _, w := range writes {
+			if w.err == nil && err != nil {
+				w.err = fmt.Errorf("sqlite sync: %w", err)
+			}
+			w.done <- w.err
 		}
-		w.done <- errs[i]
+		s.syncFree <- struct{}{}
 	}
 }
 

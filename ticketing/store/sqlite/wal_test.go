@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "hotline.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (w *walFile) setFlush(f func(*os.File) error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flush = f
+}
+
+// The writer commits without an fsync; a write must not be answered until
+// the WAL holding its commit is flushed.
+func TestWriteIsAnsweredAfterTheWALIsFlushed(t *testing.T) {
+	s := openTestStore(t)
+	entered := make(chan struct{}, 16)
+	release := make(chan struct{})
+	s.wal.setFlush(func(f *os.File) error {
+		entered <- struct{}{}
+		<-release
+		return fdatasync(f)
+	})
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- s.TokenAdd(ctx, "agent", "hash-1") }()
+	select {
+	case <-entered:
+	case err := <-done:
+		t.Fatalf("write answered (%v) before any flush", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no flush after a write")
+	}
+	// The commit is visible to readers, but its writer waits for the flush.
+	select {
+	case err := <-done:
+		t.Fatalf("write answered (%v) while its flush was still running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if name, err := s.TokenFind(ctx, "hash-1"); err != nil || name != "agent" {
+		t.Fatalf("read back %q, %v", name, err)
+	}
+}
+
+// A failed flush fails the writes it would have made durable, and every
+// write after it: the WAL may have lost frames that later commits chain on.
+func TestFailedWALFlushRefusesWrites(t *testing.T) {
+	s := openTestStore(t)
+	ioErr := errors.New("input/output error")
+	calls := 0
+	s.wal.setFlush(func(*os.File) error {
+		calls++
+		return ioErr
+	})
+	ctx := context.Background()
+	for i, h := range []string{"hash-1", "hash-2"} {
+		err := s.TokenAdd(ctx, "agent-"+h, h)
+		if !errors.Is(err, ioErr) || !strings.Contains(err.Error(), "sqlite sync") {
+			t.Fatalf("write %d: got %v, want the flush's error", i+1, err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("flush tried %d times; after the first failure it must not be trusted again", calls)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping succeeds on a store whose WAL could not be flushed")
+	}
+}
