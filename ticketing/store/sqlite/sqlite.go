@@ -285,6 +285,9 @@ type batchTx struct {
 }
 
 func (s *Store) begin() *batchTx {
+	if err := s.wal.broken(); err != nil {
+		return &batchTx{err: err}
+	}
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	return &batchTx{tx: tx, err: err}
 }

@@ -21,7 +21,7 @@ type walFile struct {
 	// the kernel may have dropped the dirty pages it could not write, and
 	// a later fsync that succeeds proves nothing about them. Since a WAL
 	// is read back only up to its first missing frame, no later commit is
-	// durable either; the store refuses writes until it is reopened.
+	// durable either; the store runs no write until it is reopened.
 	failed error
 }
 
@@ -70,6 +70,13 @@ func (w *walFile) sync() error {
 		return w.failed
 	}
 	return nil
+}
+
+// broken is the failed flush that stopped the store, if any.
+func (w *walFile) broken() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
 }
 
 func (w *walFile) Close() error {
