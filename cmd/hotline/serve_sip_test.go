@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,16 +33,46 @@ import (
 // and every sipp is killed when its test ends.
 
 // freeSIPPort returns a port free for both UDP and TCP on 127.0.0.1.
+// sipPorts numbers the SIP ports this test process hands out. They lie
+// below the kernel's ephemeral range (32768 and up on Linux), where no
+// socket bound to port 0 (a PostgreSQL client's, sipgo's own, another
+// package's test) can take one between the check here and sipp's bind:
+// ports picked from that range made sipp fail now and then with "Address
+// already in use". The start depends on the process id, so that two test
+// processes rarely walk the same ports.
+var sipPorts = func() *atomic.Int32 {
+	var n atomic.Int32
+	n.Store(int32(os.Getpid() * 53 % (sipPortSpan / 4)))
+	return &n
+}()
+
+const sipPortBase, sipPortSpan = 20000, 12000
+
+// freeSIPPort returns a port free on 127.0.0.1 for UDP and TCP, with the
+// three after it free for UDP: as sipp's media port (-mp), it binds audio
+// RTP and RTCP there, and video RTP and RTCP on the next two. Ports are
+// handed out four at a time.
 func freeSIPPort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+next:
+	for range 500 {
+		p := sipPortBase + int(sipPorts.Add(1))%(sipPortSpan/4)*4
+		var held []io.Closer
+		release := func() {
+			for _, c := range held {
+				c.Close()
+			}
 		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
+		for i := range 4 {
+			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+i))
+			if err != nil {
+				release()
+				continue next
+			}
+			held = append(held, u)
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		u.Close()
+		release()
 		if err != nil {
 			continue
 		}
