@@ -37,7 +37,7 @@ module g711.so
 module aufile.so
 module_app account.so
 module_app menu.so
-`, freeSIPPort(t), filepath.Join(dir, "heard.wav"), tone)
+`, freeLoopbackPort(t), filepath.Join(dir, "heard.wav"), tone)
 	account := fmt.Sprintf("<sip:zhang@%s>;auth_pass=zhang-secret;answermode=auto;regint=60\n", g.sipAddr())
 	for name, text := range map[string]string{"config": config, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {

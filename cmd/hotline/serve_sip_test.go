@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,57 +30,6 @@ import (
 // network receiving forwards) and as the agents' softphones, which
 // register with digest authentication first. Every port is a free one,
 // and every sipp is killed when its test ends.
-
-// freeSIPPort returns a port free for both UDP and TCP on 127.0.0.1.
-// sipPorts numbers the SIP ports this test process hands out. They lie
-// below the kernel's ephemeral range (32768 and up on Linux), where no
-// socket bound to port 0 (a PostgreSQL client's, sipgo's own, another
-// package's test) can take one between the check here and sipp's bind:
-// ports picked from that range made sipp fail now and then with "Address
-// already in use". The start depends on the process id, so that two test
-// processes rarely walk the same ports.
-var sipPorts = func() *atomic.Int32 {
-	var n atomic.Int32
-	n.Store(int32(os.Getpid() * 53 % (sipPortSpan / 4)))
-	return &n
-}()
-
-const sipPortBase, sipPortSpan = 20000, 12000
-
-// freeSIPPort returns a port free on 127.0.0.1 for UDP and TCP, with the
-// three after it free for UDP: as sipp's media port (-mp), it binds audio
-// RTP and RTCP there, and video RTP and RTCP on the next two. Ports are
-// handed out four at a time.
-func freeSIPPort(t *testing.T) int {
-	t.Helper()
-next:
-	for range 500 {
-		p := sipPortBase + int(sipPorts.Add(1))%(sipPortSpan/4)*4
-		var held []io.Closer
-		release := func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}
-		for i := range 4 {
-			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+i))
-			if err != nil {
-				release()
-				continue next
-			}
-			held = append(held, u)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		release()
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return p
-	}
-	t.Fatal("no free port for SIP")
-	return 0
-}
 
 func scenario(t *testing.T, name string) string {
 	if filepath.IsAbs(name) {
@@ -106,7 +54,7 @@ func startSipp(t *testing.T, dir, name, sf string, args ...string) *sipp {
 	bin := testenv.Command(t, "sipp")
 	s := &sipp{name: name, dir: dir, done: make(chan struct{})}
 	all := append([]string{"-sf", sf, "-nostdin", "-trace_msg", "-message_file", s.msgFile(),
-		"-trace_err", "-error_file", s.errFile(), "-mp", strconv.Itoa(freeSIPPort(t))}, args...)
+		"-trace_err", "-error_file", s.errFile(), "-mp", strconv.Itoa(freeLoopbackPort(t))}, args...)
 	s.cmd = exec.Command(bin, all...)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
@@ -257,7 +205,7 @@ func startSIPGateway(t *testing.T, o sipOptions) *sipGateway {
 		o.strategy = "ring_all"
 	}
 	dir := t.TempDir()
-	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
+	g := &sipGateway{sipPort: freeLoopbackPort(t), trunkPort: freeLoopbackPort(t), dir: dir}
 	cfg := fmt.Sprintf(`desk:
   hotline: "4001160016"
   console_url: http://desk.example.com:8080
@@ -311,7 +259,7 @@ func (g *sipGateway) sipAddr() string { return "127.0.0.1:" + strconv.Itoa(g.sip
 // softphone does, and returns the port: a UAS started on it gets the calls.
 func (g *sipGateway) register(t *testing.T, user, password string) int {
 	t.Helper()
-	port := freeSIPPort(t)
+	port := freeLoopbackPort(t)
 	r := startSipp(t, g.dir, "register-"+user, scenario(t, "register.xml"), "-s", user, "-au", user, "-ap", password,
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "10", g.sipAddr())
 	r.wait(t, 15*time.Second)
@@ -323,7 +271,7 @@ func (g *sipGateway) register(t *testing.T, user, password string) int {
 func (g *sipGateway) tryRegister(t *testing.T, name, user, password, ip string) bool {
 	t.Helper()
 	r := startSipp(t, g.dir, name, scenario(t, "register.xml"), "-s", user, "-au", user, "-ap", password,
-		"-i", ip, "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+		"-i", ip, "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
 	<-r.done
 	return r.err == nil
 }
@@ -339,7 +287,7 @@ func (g *sipGateway) phone(t *testing.T, name, sf string, port, calls int) *sipp
 // call places calls from the trunk's address to the desk's number.
 func (g *sipGateway) call(t *testing.T, name, sf string, args ...string) *sipp {
 	t.Helper()
-	all := append([]string{"-s", "4001160016", "-i", "127.0.0.1", "-p", strconv.Itoa(freeSIPPort(t)), "-timeout", "60"}, args...)
+	all := append([]string{"-s", "4001160016", "-i", "127.0.0.1", "-p", strconv.Itoa(freeLoopbackPort(t)), "-timeout", "60"}, args...)
 	return startSipp(t, g.dir, name, scenario(t, sf), append(all, g.sipAddr())...)
 }
 
@@ -634,7 +582,7 @@ func TestSIPCallerHangsUpWhileRinging(t *testing.T) {
 func TestSIPInviteFromStrangerRefused(t *testing.T) {
 	g := startSIPGateway(t, sipOptions{allow: "127.0.0.1/32"})
 	stranger := startSipp(t, g.dir, "stranger", scenario(t, "caller_refused.xml"), "-s", "4001160016",
-		"-i", "127.0.0.2", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+		"-i", "127.0.0.2", "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
 	stranger.wait(t, 15*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if tks := g.tickets(t); len(tks) != 0 {
@@ -654,10 +602,10 @@ func TestSIPAgentCallsInWithCredentials(t *testing.T) {
 	agent := g.phone(t, "agent", "agent_answer.xml", port, 1)
 	// wang's softphone registers from 127.0.0.3, which is no trunk.
 	reg := startSipp(t, g.dir, "register-wang", scenario(t, "register.xml"), "-s", "wang", "-au", "wang", "-ap", "wang-secret",
-		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
 	reg.wait(t, 15*time.Second)
 	caller := startSipp(t, g.dir, "wang-calls", scenario(t, "caller_agent_auth.xml"), "-s", "4001160016", "-au", "wang", "-ap", "wang-secret",
-		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-d", "300", "-timeout", "30", g.sipAddr())
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "1", "-d", "300", "-timeout", "30", g.sipAddr())
 	caller.wait(t, 30*time.Second)
 	agent.wait(t, 20*time.Second)
 	tk := g.waitEvent(t, "call_ended")
@@ -670,7 +618,7 @@ func TestSIPAgentCallsInWithCredentials(t *testing.T) {
 	}
 	// A wrong password from there is refused and counted.
 	bad := startSipp(t, g.dir, "wang-wrong", scenario(t, "caller_agent_auth.xml"), "-s", "4001160016", "-au", "wang", "-ap", "guess",
-		"-i", "127.0.0.3", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
+		"-i", "127.0.0.3", "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "1", "-timeout", "10", g.sipAddr())
 	<-bad.done
 	if b, _ := os.ReadFile(bad.errFile()); bad.err == nil || !bytes.Contains(b, []byte("403 Forbidden")) {
 		t.Fatalf("a wrong password was not refused with 403: %v\n%s", bad.err, b)
@@ -687,7 +635,7 @@ func TestSIPWrongPasswordsLockOut(t *testing.T) {
 	// Five wrong answers (the limit): the fifth is refused with 403, which
 	// the scenario does not expect, so exactly one call fails.
 	s := startSipp(t, g.dir, "scanner", scenario(t, "register_wrong.xml"), "-s", "zhang", "-au", "zhang", "-ap", "guess",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(freeSIPPort(t)), "-m", "5", "-l", "1", "-timeout", "20", g.sipAddr())
+		"-i", "127.0.0.1", "-p", strconv.Itoa(freeLoopbackPort(t)), "-m", "5", "-l", "1", "-timeout", "20", g.sipAddr())
 	<-s.done
 	if ee, ok := s.err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("scanner run: %v, want exactly one failed call (the 403)\n%s", s.err, s.report())
@@ -811,7 +759,7 @@ func oneAgentGateway(t *testing.T) (*sipGateway, string) {
 	t.Helper()
 	testenv.Command(t, "sipp")
 	dir := t.TempDir()
-	g := &sipGateway{sipPort: freeSIPPort(t), trunkPort: freeSIPPort(t), dir: dir}
+	g := &sipGateway{sipPort: freeLoopbackPort(t), trunkPort: freeLoopbackPort(t), dir: dir}
 	cfg := fmt.Sprintf(`sip:
   ring_seconds: 5
   trunks:

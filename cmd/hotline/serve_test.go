@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,14 +42,61 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// freePort is a free TCP address on 127.0.0.1 for a listener of the
+// gateway's.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+}
+
+// testPorts numbers the ports this test process hands out. They lie
+// below the kernel's ephemeral range (32768 and up on Linux), where no
+// socket bound to port 0 (a PostgreSQL client's, sipgo's own, another
+// package's test) can take one between the check here and sipp's bind:
+// ports picked from that range made sipp fail now and then with "Address
+// already in use". The start depends on the process id, so that two test
+// processes rarely walk the same ports.
+var testPorts = func() *atomic.Int32 {
+	var n atomic.Int32
+	n.Store(int32(os.Getpid() * 53 % (testPortSpan / 4)))
+	return &n
+}()
+
+const testPortBase, testPortSpan = 20000, 12000
+
+// freeLoopbackPort returns a port free on 127.0.0.1 for UDP and TCP, with
+// the three after it free for UDP: as sipp's media port (-mp), it binds
+// audio RTP and RTCP there, and video RTP and RTCP on the next two. Ports
+// are handed out four at a time.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+next:
+	for range 500 {
+		p := testPortBase + int(testPorts.Add(1))%(testPortSpan/4)*4
+		var held []io.Closer
+		release := func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}
+		for i := range 4 {
+			u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+i))
+			if err != nil {
+				release()
+				continue next
+			}
+			held = append(held, u)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		release()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port for SIP")
+	return 0
 }
 
 type instance struct {
