@@ -38,7 +38,10 @@ func (l *Links) Token(ticketID int64, resolvedAt, now time.Time) string {
 	return enc.EncodeToString(b[:]) + "." + enc.EncodeToString(l.mac(b[:]))
 }
 
-var enc = base64.RawURLEncoding
+// enc is strict when decoding: the unused low bits of a part's last
+// character must be zero, so that a token has one spelling and a changed
+// character never passes.
+var enc = base64.RawURLEncoding.Strict()
 
 func (l *Links) mac(b []byte) []byte {
 	h := hmac.New(sha256.New, l.key)
