@@ -139,11 +139,12 @@ func firstOr(xs []string, def string) string {
 // instead of ending the header as a strict reader would, so that the body
 // does not begin in the middle of the header.
 func readHeader(raw []byte) (h textproto.Header, body []byte, bad int) {
-	r := bufio.NewReader(bytes.NewReader(raw))
+	br := bytes.NewReader(raw)
+	r := bufio.NewReader(br)
 	hdr, err := textproto.ReadHeader(r)
 	if err == nil {
-		rest, _ := io.ReadAll(r)
-		return hdr, rest, 0
+		// The body is the rest of raw: what neither reader has consumed.
+		return hdr, raw[len(raw)-br.Len()-r.Buffered():], 0
 	}
 	// The strict reader stopped at a bad line: split by hand.
 	end, bodyStart := headerEnd(raw)

@@ -120,7 +120,10 @@ func (r *Router) Change(ctx context.Context, c *ticketing.Change) error {
 }
 
 func (r *Router) match(t *ticketing.Ticket) (int, Rule, bool) {
-	text := strings.ToLower(t.Subject + "\n" + t.Description)
+	// The folded text is made only for the first rule with keywords: a
+	// mail's description runs to kilobytes, and most rules have none.
+	var text string
+	folded := false
 	for i, rule := range r.cfg.Rules {
 		if len(rule.Channels) > 0 && !slices.Contains(rule.Channels, t.Channel) {
 			continue
@@ -130,6 +133,9 @@ func (r *Router) match(t *ticketing.Ticket) (int, Rule, bool) {
 		}
 		if len(rule.Organizations) > 0 && !slices.Contains(rule.Organizations, t.Caller.Organization) {
 			continue
+		}
+		if len(rule.Keywords) > 0 && !folded {
+			text, folded = strings.ToLower(t.Subject+"\n"+t.Description), true
 		}
 		if len(rule.Keywords) > 0 && !slices.ContainsFunc(rule.Keywords, func(k string) bool {
 			return strings.Contains(text, strings.ToLower(k))
