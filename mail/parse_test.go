@@ -2,6 +2,7 @@ package mail
 
 import (
 	"encoding/base64"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -169,5 +170,27 @@ func TestParseStructure(t *testing.T) {
 	h := Parse([]byte("Content-Type: text/html; charset=gbk\r\n\r\n" + string(html)))
 	if h.Text != "HTML 正文\n\n第二段\n换行" || !h.TextFromHTML {
 		t.Errorf("html text %q", h.Text)
+	}
+}
+
+// parseDate's direct path must read a date as net/mail does.
+func TestParseDateAgreesWithNetMail(t *testing.T) {
+	for _, v := range []string{
+		"Fri, 27 Nov 2026 12:06:28 +0000 (UTC)",
+		"Fri, 27 Nov 2026 12:06:28 +0800",
+		"Mon, 2 Mar 2026 08:00:00 +0800 (CST)",
+		"  Tue, 10 Feb 2026 23:59:59 -0500  ",
+		"27 Nov 2026 12:06:28 +0000",           // no weekday: net/mail's layouts
+		"Fri, 27 Nov 2026 12:06 +0000",         // no seconds
+		"Fri, 27 Nov 2026 12:06:28 GMT",        // obsolete zone
+		"Fri, 27 Nov 2026 12:06:28 +0000 (UTC", // unclosed comment
+		"星期五, 27 十一月 2026",
+		"",
+	} {
+		want, wantErr := mail.ParseDate(strings.TrimSpace(v))
+		got, err := parseDate(v)
+		if (err != nil) != (wantErr != nil) || !got.Equal(want) || got.Location().String() != want.Location().String() {
+			t.Errorf("%q: got %v, %v; net/mail %v, %v", v, got, err, want, wantErr)
+		}
 	}
 }
