@@ -52,7 +52,7 @@ func freePort(t *testing.T) string {
 // testPorts numbers the ports this test process hands out. They lie
 // below the kernel's ephemeral range (32768 and up on Linux), where no
 // socket bound to port 0 (a PostgreSQL client's, sipgo's own, another
-// package's test) can take one between the check here and sipp's bind:
+// package's test) can take one between the check here and its use:
 // ports picked from that range made sipp fail now and then with "Address
 // already in use". The start depends on the process id, so that two test
 // processes rarely walk the same ports.
@@ -95,7 +95,7 @@ next:
 		l.Close()
 		return p
 	}
-	t.Fatal("no free port for SIP")
+	t.Fatal("no free loopback port")
 	return 0
 }
 
