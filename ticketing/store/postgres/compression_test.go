@@ -1,0 +1,48 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
+)
+
+// On a server built with lz4, the columns that hold large values compress
+// with it (migration 006); elsewhere the migration still applies.
+func TestLargeValuesCompressWithLZ4(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	want := "l"
+	if _, err := conn.Exec(ctx, `SET default_toast_compression = lz4`); err != nil {
+		t.Logf("this server has no lz4 (%v): the columns keep the default", err)
+		want = ""
+	}
+	for _, c := range []struct{ table, column string }{
+		{"tickets", "description"}, {"blobs", "data"}, {"events", "data"}, {"jobs", "args"},
+	} {
+		var method string
+		err := conn.QueryRow(ctx, `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = to_regclass($1) AND attname = $2`, c.table, c.column).Scan(&method)
+		if err != nil {
+			t.Fatalf("%s.%s: %v", c.table, c.column, err)
+		}
+		if method != want {
+			t.Errorf("%s.%s compresses with %q, want %q", c.table, c.column, method, want)
+		}
+	}
+}
