@@ -3,30 +3,13 @@ package postgres
 import (
 	"context"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 )
 
 // On a server built with lz4, the columns that hold large values compress
 // with it (migration 006); elsewhere the migration still applies.
 func TestLargeValuesCompressWithLZ4(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := Open(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := migratedConn(t)
 	want := "l"
 	if _, err := conn.Exec(ctx, `SET default_toast_compression = lz4`); err != nil {
 		t.Logf("this server has no lz4 (%v): the columns keep the default", err)

@@ -11,13 +11,10 @@ import (
 	"github.com/hotline-desk/hotline/ticketing/store/postgres/pgtest"
 )
 
-// The hot statements run on generic plans, which PostgreSQL makes once per
-// connection (and again after each ANALYZE of their tables), with the
-// parameters unknown. A lookup planned as a scan of a whole table costs more
-// with every ticket: the intake bench lost half its rate to it, and the job
-// poll scanned every pending SLA timer. Each statement must stay index
-// lookups, on a new desk's empty tables and on a busy desk's big ones.
-func TestGenericPlansUseIndexes(t *testing.T) {
+// migratedConn is a plain connection to a test schema the store has
+// migrated, for tests that look at the schema or plans themselves.
+func migratedConn(t *testing.T) *pgx.Conn {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s, err := Open(ctx, url, nil)
@@ -32,7 +29,19 @@ func TestGenericPlansUseIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// The hot statements run on generic plans, which PostgreSQL makes once per
+// connection (and again after each ANALYZE of their tables), with the
+// parameters unknown. A lookup planned as a scan of a whole table costs more
+// with every ticket: the intake bench lost half its rate to it, and the job
+// poll scanned every pending SLA timer. Each statement must stay index
+// lookups, on a new desk's empty tables and on a busy desk's big ones.
+func TestGenericPlansUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	conn := migratedConn(t)
 	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
 		t.Fatal(err)
 	}
