@@ -6,7 +6,7 @@ import (
 	"weak"
 )
 
-// A leg's client transaction lives on 32 s after the call (Timer M) and
+// A leg's client transaction lives on after the call (Timer M) and
 // keeps a reference to the leg's side for retransmitted 2xx. Once the call
 // ends, that reference must not keep the call alive: at 800 calls/s, held
 // calls were most of the gateway's heap.

@@ -110,7 +110,10 @@ type Server struct {
 	serveErr chan error
 }
 
-var raiseLimits sync.Once
+var tuneLibrary sync.Once
+
+// transactionLinger is how long a finished transaction is kept.
+const transactionLinger = 5 * time.Second
 
 // New builds the SIP channel. Call Listen, then Run.
 func New(cfg Config, intake Intake, roster Roster, reg Registry) (*Server, error) {
@@ -129,12 +132,24 @@ func New(cfg Config, intake Intake, roster Roster, reg Registry) (*Server, error
 	if cfg.Passwords == nil {
 		cfg.Passwords = func(string) (string, bool) { return "", false }
 	}
+	// These are process-wide settings of the library, made once.
+	//
 	// sipgo refuses to send UDP messages over about 1,300 bytes and does
 	// not fall back to TCP; carrier INVITEs with large SDP and many headers
-	// exceed that. Loopback and LAN paths carry them fine. These are
-	// process-wide settings of the library, made once.
-	raiseLimits.Do(func() {
+	// exceed that. Loopback and LAN paths carry them fine.
+	//
+	// A finished transaction lingers to absorb retransmissions: 64·T1
+	// (32 s) by the RFCs, for a BYE's server transaction (Timer J) and for
+	// an answered INVITE on either side (RFC 6026 Timers L and M). Three
+	// per call, each holding its messages, made most of the live heap
+	// under load (about 250 MB at 500 calls/s), and the collector's pauses
+	// with it. They linger transactionLinger instead, as Kamailio's tm
+	// does by default (wt_timer): a retransmission comes within a few
+	// T1, and whatever comes later is still handled, by the dialog layer
+	// (an ACK, a 2xx re-ACKed by onStrayResponse) or as a new request.
+	tuneLibrary.Do(func() {
 		sip.UDPMTUSize = 65000
+		sip.Timer_J, sip.Timer_L, sip.Timer_M = transactionLinger, transactionLinger, transactionLinger
 	})
 	s := &Server{cfg: cfg, log: cfg.Log, mon: cfg.Metrics, intake: intake, roster: roster, reg: reg,
 		auth: newDigestAuth(cfg.Realm), serveErr: make(chan error, 2)}

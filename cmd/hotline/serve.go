@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -53,6 +54,13 @@ type gateway struct {
 	faxes *fax.Service
 }
 
+// gcPercent is the gateway's GOGC unless the environment sets one. Go's
+// default of 100 spent about a sixth of the gateway's CPU under call load
+// collecting the garbage of SIP messages (each call parses and builds
+// about a dozen); 400 collects a quarter as often, for a heap that may
+// grow to five times what is live (about 50 MB at 500 calls/s).
+const gcPercent = 400
+
 func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -85,6 +93,9 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	log := newLogger(env)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	g, err := newGateway(ctx, s, log)
 	if err != nil {
 		return err
