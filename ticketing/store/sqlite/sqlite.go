@@ -74,9 +74,10 @@ func dsn(path string, pragmas []string) string {
 
 // Store is the SQLite driver.
 type Store struct {
-	w, r *sql.DB
-	log  *slog.Logger
-	wal  *walFile
+	w, r  *sql.DB
+	log   *slog.Logger
+	wal   *walFile
+	blobs *blobCodec
 	// synced carries each committed transaction's writes from the writer
 	// to the syncer, which answers them once they are on disk and then
 	// tells the writer on syncFree.
@@ -127,8 +128,14 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	blobs, err := newBlobCodec()
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	s := &Store{
-		w: w, r: r, log: log, wal: &walFile{path: path + "-wal"},
+		w: w, r: r, log: log, wal: &walFile{path: path + "-wal"}, blobs: blobs,
 		writes:     make(chan *write, maxBatch),
 		synced:     make(chan []*write, 1),
 		syncFree:   make(chan struct{}, 1),
@@ -150,6 +157,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		<-s.syncerDone
 		err = errors.Join(s.w.Close(), s.r.Close(), s.wal.Close())
+		s.blobs.close()
 	})
 	return err
 }

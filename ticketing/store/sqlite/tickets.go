@@ -25,6 +25,7 @@ var errRecorded = errors.New("contact recorded already")
 
 func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
+	blobs := s.packBlobs(p.Attachments)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var seq int64
 		day := p.Day.Format("20060102")
@@ -51,7 +52,7 @@ func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParam
 			nullMicros(t.ResponseDue), nullMicros(t.ResolveDue)).Scan(&id); err != nil {
 			return fmt.Errorf("insert ticket: %w", err)
 		}
-		if err := addToTicket(ctx, tx, id, p.Contact, p.Events, p.Attachments, p.ThreadKeys, p.Participants, p.Jobs, t.CreatedAt); err != nil {
+		if err := addToTicket(ctx, tx, id, p.Contact, p.Events, p.Attachments, blobs, p.ThreadKeys, p.Participants, p.Jobs, t.CreatedAt); err != nil {
 			return err
 		}
 		res = ticketing.IntakeResult{TicketID: id, Number: number}
@@ -62,13 +63,14 @@ func (s *Store) TicketCreate(ctx context.Context, p *ticketing.TicketCreateParam
 
 func (s *Store) TicketAppend(ctx context.Context, p *ticketing.TicketAppendParams) (ticketing.IntakeResult, error) {
 	var res ticketing.IntakeResult
+	blobs := s.packBlobs(p.Attachments)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var number string
 		if err := tx.QueryRowContext(ctx, `UPDATE tickets SET updated_at = max(updated_at, ?) WHERE id = ? RETURNING number`,
 			micros(p.At), p.TicketID).Scan(&number); err != nil {
 			return notFound(err)
 		}
-		if err := addToTicket(ctx, tx, p.TicketID, p.Contact, p.Events, p.Attachments, p.ThreadKeys, p.Participants, p.Jobs, p.At); err != nil {
+		if err := addToTicket(ctx, tx, p.TicketID, p.Contact, p.Events, p.Attachments, blobs, p.ThreadKeys, p.Participants, p.Jobs, p.At); err != nil {
 			return err
 		}
 		res = ticketing.IntakeResult{TicketID: p.TicketID, Number: number}
@@ -87,9 +89,20 @@ func (s *Store) orRecorded(ctx context.Context, key *ticketing.ContactKey, res t
 	return res, err
 }
 
-// addToTicket writes what TicketCreate and TicketAppend share.
+// packBlobs is the stored form of each file, made before the write is
+// queued.
+func (s *Store) packBlobs(files []ticketing.AttachmentInput) []storedBlob {
+	out := make([]storedBlob, len(files))
+	for i, f := range files {
+		out[i] = s.blobs.pack(f.Data)
+	}
+	return out
+}
+
+// addToTicket writes what TicketCreate and TicketAppend share. blobs[i]
+// is files[i] as stored.
 func addToTicket(ctx context.Context, tx *sql.Tx, id int64, contact *ticketing.ContactKey, events []ticketing.Event,
-	files []ticketing.AttachmentInput, keys, participants []string, jobs []ticketing.JobSpec, at time.Time) error {
+	files []ticketing.AttachmentInput, blobs []storedBlob, keys, participants []string, jobs []ticketing.JobSpec, at time.Time) error {
 	now := at.UnixMicro()
 	if contact != nil {
 		r, err := tx.ExecContext(ctx, `INSERT INTO contacts (channel, external_id, ticket_id, created_at) VALUES (?, ?, ?, ?)
@@ -108,9 +121,9 @@ func addToTicket(ctx context.Context, tx *sql.Tx, id int64, contact *ticketing.C
 	if err := insertEvents(ctx, tx, id, events); err != nil {
 		return err
 	}
-	for _, f := range files {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			f.SHA256, len(f.Data), f.Data); err != nil {
+	for i, f := range files {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, data, encoding) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			f.SHA256, len(f.Data), blobs[i].data, blobs[i].encoding); err != nil {
 			return fmt.Errorf("store blob: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO attachments (ticket_id, name, content_type, size, sha256, created_at)
@@ -386,11 +399,16 @@ func (s *Store) ParticipantAny(ctx context.Context, ticketID int64, addresses []
 func (s *Store) AttachmentGet(ctx context.Context, id int64) (*ticketing.Attachment, []byte, error) {
 	var a ticketing.Attachment
 	var data []byte
-	err := s.r.QueryRowContext(ctx, `SELECT a.id, a.name, a.content_type, a.size, a.sha256, b.data
+	var encoding string
+	var size int
+	err := s.r.QueryRowContext(ctx, `SELECT a.id, a.name, a.content_type, a.size, a.sha256, b.data, b.encoding, b.size
 		FROM attachments a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.id = ?`, id).
-		Scan(&a.ID, &a.Name, &a.ContentType, &a.Size, &a.SHA256, &data)
+		Scan(&a.ID, &a.Name, &a.ContentType, &a.Size, &a.SHA256, &data, &encoding, &size)
 	if err != nil {
 		return nil, nil, notFound(err)
+	}
+	if data, err = s.blobs.unpack(data, encoding, size); err != nil {
+		return nil, nil, fmt.Errorf("attachment %d: %w", id, err)
 	}
 	return &a, data, nil
 }
