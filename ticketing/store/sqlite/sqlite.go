@@ -180,6 +180,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// A file that a newer hotline migrated may hold what this one cannot
+	// read (compressed blobs, since 006): refuse it rather than serve it
+	// wrong. (One SQLite file has one gateway; PostgreSQL, shared by
+	// instances upgraded one at a time, has no such check.)
+	var newest sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if known := ms[len(ms)-1].Version; newest.Int64 > int64(known) {
+		return fmt.Errorf("migrate: the database is at schema version %d, newer than this hotline knows (%d): run a newer hotline",
+			newest.Int64, known)
+	}
 	for _, m := range ms {
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			var n int

@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,36 @@ func TestWALStaysSmall(t *testing.T) {
 	}
 	if fi.Size() > 8<<20 {
 		t.Fatalf("the WAL holds %d bytes after 25 MiB of writes; it is not being checkpointed", fi.Size())
+	}
+}
+
+// A database a newer hotline migrated is refused, not misread.
+func TestMigrateRefusesANewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hotline.db")
+	s, err := sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from_the_future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err = sqlite.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Migrate(ctx)
+	if err == nil || !strings.Contains(err.Error(), "schema version 999") {
+		t.Fatalf("Migrate on a newer schema: %v", err)
 	}
 }
