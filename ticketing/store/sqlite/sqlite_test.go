@@ -16,11 +16,18 @@ import (
 )
 
 func open(t *testing.T) ticketing.Store {
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "hotline.db"), nil)
+	return openAt(t, filepath.Join(t.TempDir(), "hotline.db"))
+}
+
+// openAt opens and migrates the store at path; the caller closes it.
+func openAt(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(context.Background()); err != nil {
+		s.Close()
 		t.Fatal(err)
 	}
 	return s
@@ -51,15 +58,9 @@ func TestWriteAfterClose(t *testing.T) {
 // database under a steady load.
 func TestWALStaysSmall(t *testing.T) {
 	dir := t.TempDir()
-	s, err := sqlite.Open(filepath.Join(dir, "hotline.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, filepath.Join(dir, "hotline.db"))
 	defer s.Close()
 	ctx := context.Background()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// Random bytes: the store compresses what compresses, and 25 MiB of
 	// zeros would never reach the WAL.
 	big := make([]byte, 64<<10)
@@ -88,15 +89,7 @@ func TestWALStaysSmall(t *testing.T) {
 // A database a newer hotline migrated is refused, not misread.
 func TestMigrateRefusesANewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hotline.db")
-	s, err := sqlite.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openAt(t, path).Close()
 	db, err := sql.Open("sqlite", sqlite.DSN(path))
 	if err != nil {
 		t.Fatal(err)
@@ -105,12 +98,12 @@ func TestMigrateRefusesANewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, err = sqlite.Open(path, nil)
+	s, err := sqlite.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	err = s.Migrate(ctx)
+	err = s.Migrate(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "schema version 999") {
 		t.Fatalf("Migrate on a newer schema: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hotline-desk/hotline/ticketing"
-	"github.com/hotline-desk/hotline/ticketing/store/sqlite"
 )
 
 // wchar is how many bytes this process has written, from /proc/self/io.
@@ -42,14 +41,8 @@ func wchar(t *testing.T) int64 {
 func TestGroupCommitWritesLittleBeyondTheDatabase(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hotline.db")
-	s, err := sqlite.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	ctx := context.Background()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	text := strings.Repeat("打印机卡纸，无法打印。", 150) // 4.5 KB, as a mail body
 	const writers, each = 16, 40
 	before := wchar(t)
