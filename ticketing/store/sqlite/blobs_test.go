@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -17,11 +15,8 @@ func TestBlobsAreStoredCompressedWhenThatPays(t *testing.T) {
 	mail := strings.Repeat("您好，VPN 连不上，请尽快处理。Regards, 张三\r\n", 200)
 	photo := make([]byte, 8000)
 	rand.Read(photo)
-	blob := func(name, ctype string, data []byte) ticketing.AttachmentInput {
-		sum := sha256.Sum256(data)
-		return ticketing.AttachmentInput{Name: name, ContentType: ctype, Data: data, SHA256: hex.EncodeToString(sum[:])}
-	}
-	files := []ticketing.AttachmentInput{blob("message.eml", "message/rfc822", []byte(mail)), blob("photo.jpg", "image/jpeg", photo)}
+	files := []ticketing.AttachmentInput{ticketing.File("message.eml", "message/rfc822", []byte(mail)),
+		ticketing.File("photo.jpg", "image/jpeg", photo)}
 	tk := ticketing.Ticket{Channel: ticketing.ChannelEmail, Kind: ticketing.KindIncident, Priority: ticketing.P3,
 		Status: ticketing.StatusNew, Tier: 1, Subject: "VPN"}
 	if _, err := s.TicketCreate(ctx, &ticketing.TicketCreateParams{Prefix: "HL", Ticket: tk, Attachments: files}); err != nil {

@@ -5,8 +5,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,8 +376,7 @@ func testUpdate(t *testing.T, s ticketing.Store) {
 }
 
 func file(name, ctype, body string) ticketing.AttachmentInput {
-	sum := sha256.Sum256([]byte(body))
-	return ticketing.AttachmentInput{Name: name, ContentType: ctype, Data: []byte(body), SHA256: hex.EncodeToString(sum[:])}
+	return ticketing.File(name, ctype, []byte(body))
 }
 
 func testAttachments(t *testing.T, s ticketing.Store) {
