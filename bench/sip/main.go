@@ -50,6 +50,7 @@ var (
 	store     = flag.String("db", "", "hotline store URL (default SQLite in a temporary data directory)")
 	buffers   = flag.Bool("buffers", false, "4 MiB socket buffers for sipp (-buff_size) and Kamailio (-A MAXBUFFER)")
 	only      = flag.String("only", "", "run only kamailio or hotline")
+	hlLog     = flag.String("hotline-log", "", "also write hotline's log (warnings and errors) to this `file`")
 	skipConc  = flag.Bool("skip-concurrent", false, "skip the 1,000 concurrent calls memory check")
 )
 
@@ -470,7 +471,15 @@ agents:
 	}
 	h.cmd = exec.Command(bin, args...)
 	h.cmd.Env = append(os.Environ(), "HOTLINE_LOG_LEVEL=warn", "HOTLINE_SIP_MAX_CALLS=5000")
-	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
+	var out io.Writer = &h.out
+	if *hlLog != "" {
+		f, err := os.OpenFile(*hlLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		out = io.MultiWriter(&h.out, f)
+	}
+	h.cmd.Stdout, h.cmd.Stderr = out, out
 	if err := h.cmd.Start(); err != nil {
 		return err
 	}

@@ -354,11 +354,22 @@ func (b *batchTx) fail(err error) {
 	b.tx.Rollback()
 }
 
+// slowCommit is the commit or WAL flush time past which the store logs a
+// warning: every write of the group waited that long, and calls wait on
+// the first of them.
+const slowCommit = 100 * time.Millisecond
+
 // commit commits b and hands its writes to the syncer, which answers them.
 func (s *Store) commit(b *batchTx) {
 	if b.err == nil {
+		t0 := time.Now()
 		if err := b.tx.Commit(); err != nil {
 			b.err = err
+		}
+		if d := time.Since(t0); d > slowCommit {
+			// A commit that crosses wal_autocheckpoint also copies the
+			// WAL into the database and fsyncs it.
+			s.log.Warn("sqlite: slow commit", "duration", d, "writes", len(b.writes))
 		}
 	}
 	if b.err != nil {
@@ -380,7 +391,11 @@ func (s *Store) commit(b *batchTx) {
 func (s *Store) syncer() {
 	defer close(s.syncerDone)
 	for writes := range s.synced {
+		t0 := time.Now()
 		err := s.wal.sync()
+		if d := time.Since(t0); d > slowCommit {
+			s.log.Warn("sqlite: slow WAL fsync", "duration", d, "writes", len(writes))
+		}
 		for _, w := range writes {
 			if w.err == nil && err != nil {
 				w.err = fmt.Errorf("sqlite sync: %w", err)

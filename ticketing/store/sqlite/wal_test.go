@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,4 +97,43 @@ func TestFailedWALFlushRefusesWrites(t *testing.T) {
 	if err := s.Ping(ctx); err == nil {
 		t.Error("Ping succeeds on a store whose WAL could not be flushed")
 	}
+}
+
+// A WAL flush slower than slowCommit is logged: it is what an operator
+// sees when calls wait on a stalled disk.
+func TestSlowFlushIsLogged(t *testing.T) {
+	var log strings.Builder
+	var mu sync.Mutex
+	s, err := Open(filepath.Join(t.TempDir(), "hotline.db"), slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.wal.setFlush(func(f *os.File) error {
+		time.Sleep(slowCommit + 20*time.Millisecond)
+		return fdatasync(f)
+	})
+	if err := s.TokenAdd(ctx, "agent", "hash-1"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "slow WAL fsync") {
+		t.Errorf("no warning for a %v flush; log:\n%s", slowCommit+20*time.Millisecond, log.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
