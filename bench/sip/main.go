@@ -429,6 +429,7 @@ func (k *kamailio) register(work, sipDir string, port, uasPort int) error {
 type hotline struct {
 	cmd      *exec.Cmd
 	out      bytes.Buffer
+	log      *os.File // -hotline-log, or nil
 	httpAddr string
 	root     string
 }
@@ -477,6 +478,7 @@ agents:
 		if err != nil {
 			return err
 		}
+		h.log = f
 		out = io.MultiWriter(&h.out, f)
 	}
 	h.cmd.Stdout, h.cmd.Stderr = out, out
@@ -588,6 +590,10 @@ func (h *hotline) stop() {
 	case <-time.After(20 * time.Second):
 		h.cmd.Process.Kill()
 		<-done
+	}
+	if h.log != nil {
+		h.log.Close()
+		h.log = nil
 	}
 }
 

@@ -355,8 +355,8 @@ func (b *batchTx) fail(err error) {
 }
 
 // slowCommit is the commit or WAL flush time past which the store logs a
-// warning: every write of the group waited that long, and calls wait on
-// the first of them.
+// warning: every write of the group waited that long, a call's ticket
+// among them.
 const slowCommit = 100 * time.Millisecond
 
 // commit commits b and hands its writes to the syncer, which answers them.
