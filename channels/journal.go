@@ -441,7 +441,9 @@ func (j *Journal) awaitFlush(seq uint64) error {
 			return nil
 		case j.flushing == nil:
 			if j.active == nil {
-				// Its segment was closed since, and closing flushes it.
+				// Its segment was closed since: flushed on closing (a
+				// failed flush is flushErr, above), or its records are
+				// all in the store.
 				return nil
 			}
 			j.flushing = make(chan struct{})
