@@ -176,6 +176,9 @@ func runSystem(work, sipDir string, sys system, rates []int) result {
 		}
 		fmt.Printf("%-8s %5d calls/s: %d ok, %d failed, retransmissions uac %d uas %d, setup p50 %v p90 %v p99 %v p99.9 %v\n",
 			sys.name(), r, st.ok, st.failed, st.retransUAC, st.retransUAS, st.p50, st.p90, st.p99, st.p999)
+		if st.why != "" {
+			fmt.Printf("%s\n", st.why)
+		}
 		if !st.clean() {
 			break
 		}
@@ -208,6 +211,8 @@ type stepResult struct {
 	ok, failed             int
 	retransUAC, retransUAS int
 	p50, p90, p99, p999    time.Duration
+	// why is what the sipps logged about failed calls.
+	why string
 }
 
 func (s stepResult) clean() bool {
@@ -230,7 +235,7 @@ func step(work, sipDir string, sys system, port, uasPort, rate int, d time.Durat
 		return st, err
 	}
 	calls := rate * int(d/time.Second)
-	uas := exec.Command("sipp", sippArgs("-sf", sys.uas(sipDir), "-p", strconv.Itoa(uasPort), "-trace_stat", "-stf",
+	uas := exec.Command("sipp", sippArgs("-sf", sys.uas(sipDir), "-p", strconv.Itoa(uasPort), "-trace_err", "-trace_stat", "-stf",
 		filepath.Join(dir, "uas.csv"), "-fd", "1")...)
 	uas.Dir = dir
 	uasOut := &bytes.Buffer{}
@@ -242,7 +247,7 @@ func step(work, sipDir string, sys system, port, uasPort, rate int, d time.Durat
 	time.Sleep(300 * time.Millisecond)
 	uac := exec.Command("sipp", sippArgs("-sf", filepath.Join(sipDir, "uac.xml"), "-s", sys.service(),
 		"-p", strconv.Itoa(freePort()), "-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(calls), "-d", "1000",
-		"-timeout", strconv.Itoa(int(d/time.Second)+40), "-trace_stat", "-stf", filepath.Join(dir, "uac.csv"), "-fd", "1",
+		"-timeout", strconv.Itoa(int(d/time.Second)+40), "-trace_err", "-trace_stat", "-stf", filepath.Join(dir, "uac.csv"), "-fd", "1",
 		"-trace_rtt", "-rtt_freq", "1", "127.0.0.1:"+strconv.Itoa(port))...)
 	uac.Dir = dir
 	uacOut := &bytes.Buffer{}
@@ -274,8 +279,31 @@ func step(work, sipDir string, sys system, port, uasPort, rate int, d time.Durat
 	if st.ok+st.failed < calls {
 		st.failed += calls - st.ok - st.failed // calls never finished
 	}
+	if st.failed > 0 {
+		st.why = sippErrors(dir)
+	}
 	st.p50, st.p90, st.p99, st.p999, err = setupTimes(dir)
 	return st, err
+}
+
+// sippErrors is the start of what the sipps logged about failed calls
+// (-trace_err), so that a failed step says why.
+func sippErrors(dir string) string {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*_errors.log"))
+	var out []string
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && line != "The following events occurred:" && len(out) < 6 {
+				out = append(out, filepath.Base(l)+": "+line)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // lastStats reads the cumulative counters of sipp's last statistics line.
