@@ -297,8 +297,11 @@ func sippErrors(dir string) string {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
+			if len(out) == 6 {
+				return strings.Join(out, "\n")
+			}
 			line = strings.TrimSpace(line)
-			if line != "" && line != "The following events occurred:" && len(out) < 6 {
+			if line != "" && line != "The following events occurred:" {
 				out = append(out, filepath.Base(l)+": "+line)
 			}
 		}
